@@ -1,0 +1,166 @@
+// Package scim is scimd's SCIM 2.0 HTTP layer: per-directory bearer auth,
+// the /Users and /Groups endpoints in Entra ID's dialects, the PATCH
+// engine, filter compilation and SCIM errors.
+//
+// Schemas come from github.com/elimity-com/scim, which also serves
+// /Schemas and /ResourceTypes. The resource endpoints are scimd's own: the
+// library neither stores nor applies PATCH, rejects several request shapes
+// Entra sends (bare-string manager, "True"/"False" booleans without a
+// global switch, core/extension filter mixes), answers validation failures
+// with one generic message, and spends ~120 µs parsing the filter of
+// Entra's most frequent request.
+package scim
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimd/scimd/store"
+)
+
+const contentType = "application/scim+json"
+
+// Config configures the SCIM layer.
+type Config struct {
+	Store store.Store
+	// PublicURL is the external base URL (no trailing slash); a
+	// directory's SCIM base URL is BaseURL(PublicURL, id).
+	PublicURL string
+	Logger    *slog.Logger
+	// MaxBodyBytes limits request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// MaxResults caps count on list requests (default 1000).
+	MaxResults int
+}
+
+// Server serves every directory's SCIM endpoints.
+type Server struct {
+	cfg       Config
+	store     store.Store
+	log       *slog.Logger
+	discovery *discovery
+}
+
+// New returns a SCIM server.
+func New(cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxResults <= 0 {
+		cfg.MaxResults = 1000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger.With("component", "scim")}
+	s.discovery = newDiscovery(cfg.MaxResults, s.log)
+	return s
+}
+
+// BaseURL is the SCIM base URL (Entra's "Tenant URL") of a directory.
+func BaseURL(publicURL, directoryID string) string {
+	return strings.TrimRight(publicURL, "/") + "/scim/v2/" + directoryID
+}
+
+// Register adds the routes below /scim/v2/{directoryId} to r.
+func (s *Server) Register(r *mux.Router) {
+	sub := r.PathPrefix("/scim/v2/{directoryId}").Subrouter()
+	sub.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+" (endpoints: /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig)")
+	})
+	sub.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusMethodNotAllowed, "", r.Method+" is not supported on "+r.URL.Path)
+	})
+	sub.Use(s.authenticate)
+
+	sub.HandleFunc("/Users", s.listUsers).Methods(http.MethodGet)
+	sub.HandleFunc("/Users", s.createUser).Methods(http.MethodPost)
+	sub.HandleFunc("/Users/{id}", s.getUser).Methods(http.MethodGet)
+	sub.HandleFunc("/Users/{id}", s.replaceUser).Methods(http.MethodPut)
+	sub.HandleFunc("/Users/{id}", s.patchUser).Methods(http.MethodPatch)
+	sub.HandleFunc("/Users/{id}", s.deleteUser).Methods(http.MethodDelete)
+
+	sub.HandleFunc("/Groups", s.listGroups).Methods(http.MethodGet)
+	sub.HandleFunc("/Groups", s.createGroup).Methods(http.MethodPost)
+	sub.HandleFunc("/Groups/{id}", s.getGroup).Methods(http.MethodGet)
+	sub.HandleFunc("/Groups/{id}", s.replaceGroup).Methods(http.MethodPut)
+	sub.HandleFunc("/Groups/{id}", s.patchGroup).Methods(http.MethodPatch)
+	sub.HandleFunc("/Groups/{id}", s.deleteGroup).Methods(http.MethodDelete)
+
+	sub.HandleFunc("/ServiceProviderConfig", s.discovery.serviceProviderConfig).Methods(http.MethodGet)
+	sub.PathPrefix("/Schemas").HandlerFunc(s.serveDiscovery).Methods(http.MethodGet)
+	sub.PathPrefix("/ResourceTypes").HandlerFunc(s.serveDiscovery).Methods(http.MethodGet)
+}
+
+type ctxKey struct{}
+
+// directoryFrom returns the directory the request authenticated for.
+func directoryFrom(ctx context.Context) store.Directory {
+	d, _ := ctx.Value(ctxKey{}).(store.Directory)
+	return d
+}
+
+// dummyHash keeps the unknown-directory path as slow as a wrong token, so
+// response times do not reveal which directory ids exist.
+var dummyHash = store.HashToken("scimd-no-such-directory")
+
+// authenticate checks the bearer token against the directory named in the
+// URL: a directory's token is valid on its own base URL only.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := mux.Vars(r)["directoryId"]
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			s.log.WarnContext(r.Context(), "scim auth failed", "directory_id", id, "reason", "missing bearer token", "remote_addr", r.RemoteAddr)
+			WriteError(w, http.StatusUnauthorized, "", "missing bearer token: send \"Authorization: Bearer <the directory's SCIM token>\"")
+			return
+		}
+		d, err := s.store.GetDirectory(r.Context(), id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			store.TokenMatches(token, dummyHash)
+		case err != nil:
+			writeError(w, s.toSCIMError(r, err))
+			return
+		}
+		if err != nil || !store.TokenMatches(token, d.SCIMTokenHash) {
+			s.log.WarnContext(r.Context(), "scim auth failed", "directory_id", id, "reason", "invalid token", "remote_addr", r.RemoteAddr)
+			WriteError(w, http.StatusUnauthorized, "", "invalid bearer token for this SCIM base URL")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, d)))
+	})
+}
+
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// readBody reads a request body up to the configured limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mb.Limit)
+		}
+		return nil, invalidSyntax("could not read the request body")
+	}
+	return body, nil
+}
+
+func (s *Server) baseURL(r *http.Request) string {
+	return BaseURL(s.cfg.PublicURL, directoryFrom(r.Context()).ID)
+}

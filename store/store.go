@@ -1,0 +1,154 @@
+// Package store holds scimd's records, the Store interface every backend
+// implements, and the sentinel errors the HTTP layers map to status codes.
+//
+// It imports nothing from the project and only the standard library, so
+// that backends (store/sqlite, later store/postgres) and the layers above
+// agree on one contract. store/storetest holds the conformance suite.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with %w and a short, client-safe
+// description (never SQL or driver text).
+var (
+	// ErrNotFound: the directory, user or group does not exist in the
+	// directory the caller is scoped to.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule was violated (userName or group
+	// displayName within a directory, case-insensitively).
+	ErrConflict = errors.New("conflict")
+	// ErrPrecondition: the caller's expected version does not match the
+	// stored one (If-Match).
+	ErrPrecondition = errors.New("version mismatch")
+	// ErrInvalidMember: a group member id does not name a user of the
+	// same directory.
+	ErrInvalidMember = errors.New("invalid member")
+)
+
+// Directory is one customer's independent SCIM tenant.
+type Directory struct {
+	ID   string
+	Name string
+	// SCIMTokenHash is HashToken of the directory's SCIM bearer token.
+	SCIMTokenHash []byte
+	Created       time.Time
+	Updated       time.Time
+}
+
+// User is a SCIM user as stored. Doc holds every SCIM attribute exactly as
+// the client sent it (after type validation, with canonical attribute
+// names), without id, schemas and meta. The other fields are derived from
+// Doc so that backends can index and filter them.
+type User struct {
+	DirectoryID  string
+	ID           string
+	ExternalID   string
+	UserName     string
+	DisplayName  string
+	Active       bool
+	Doc          []byte // JSON object
+	Version      int64  // starts at 1, bumped by every write
+	Created      time.Time
+	LastModified time.Time
+}
+
+// Group is a SCIM group without its members: members live in their own
+// table so that adding or removing them never rewrites the group.
+type Group struct {
+	DirectoryID  string
+	ID           string
+	ExternalID   string
+	DisplayName  string
+	Doc          []byte // JSON object, never contains "members"
+	Version      int64
+	Created      time.Time
+	LastModified time.Time
+}
+
+// MemberOpKind says what a MemberOp does.
+type MemberOpKind int
+
+// Member operations, applied in order within one transaction.
+const (
+	MembersAdd       MemberOpKind = iota + 1 // add these users; present ones are a no-op
+	MembersRemove                            // remove these users; absent ones are a no-op
+	MembersRemoveAll                         // remove every member
+)
+
+// MemberOp is one step of a group membership change.
+type MemberOp struct {
+	Kind    MemberOpKind
+	UserIDs []string
+}
+
+// GroupChange is what an UpdateGroup callback asks the store to write.
+type GroupChange struct {
+	// Group, when non-nil, replaces the group's attributes (DisplayName,
+	// ExternalID, Doc). Identity, version and times are the store's.
+	Group *Group
+	// Members are applied in order after Group.
+	Members []MemberOp
+}
+
+// Query selects a page of users or groups.
+type Query struct {
+	Filter Filter // nil selects everything
+	Offset int    // 0-based index of the first result
+	Limit  int    // maximum number of results; 0 returns only the total
+}
+
+// Store is implemented by every backend. Every method is scoped to one
+// directory where it takes a directory id: a backend must never read or
+// change another directory's rows through it.
+//
+// Update methods are read-modify-write in one transaction: the callback
+// receives the current record and returns the new one (or an error, which
+// aborts the transaction and is returned unchanged). The store bumps the
+// version and sets LastModified. Callbacks must be pure: a backend may
+// call them again on retry.
+type Store interface {
+	// Ping reports whether the backend is reachable and its schema current.
+	Ping(ctx context.Context) error
+	Close() error
+
+	// Settings are small server-wide values (e.g. the admin token hash).
+	// GetSetting returns ErrNotFound for a key never set.
+	GetSetting(ctx context.Context, key string) ([]byte, error)
+	SetSetting(ctx context.Context, key string, value []byte) error
+
+	// CreateDirectory stores d; the caller sets ID, Name and SCIMTokenHash.
+	CreateDirectory(ctx context.Context, d Directory) (Directory, error)
+	GetDirectory(ctx context.Context, id string) (Directory, error)
+	// ListDirectories returns all directories ordered by creation.
+	ListDirectories(ctx context.Context) ([]Directory, error)
+	UpdateDirectory(ctx context.Context, id string, fn func(Directory) (Directory, error)) (Directory, error)
+	// DeleteDirectory removes the directory and all of its data.
+	DeleteDirectory(ctx context.Context, id string) error
+
+	// CreateUser stores u; the caller sets DirectoryID, ID and the
+	// attributes. ErrConflict if userName is taken in the directory.
+	CreateUser(ctx context.Context, u User) (User, error)
+	GetUser(ctx context.Context, directoryID, id string) (User, error)
+	UpdateUser(ctx context.Context, directoryID, id string, fn func(User) (User, error)) (User, error)
+	// DeleteUser removes the user and its group memberships. A non-zero
+	// version must match the stored one (ErrPrecondition otherwise).
+	DeleteUser(ctx context.Context, directoryID, id string, version int64) error
+	// ListUsers returns a page ordered by (Created, ID) and the total
+	// number of matches.
+	ListUsers(ctx context.Context, directoryID string, q Query) ([]User, int, error)
+
+	// CreateGroup stores g and its initial members (ErrInvalidMember if
+	// one is not a user of the directory, ErrConflict on displayName).
+	CreateGroup(ctx context.Context, g Group, members []string) (Group, error)
+	GetGroup(ctx context.Context, directoryID, id string) (Group, error)
+	// GroupMembers returns the user ids of the given groups' members,
+	// keyed by group id, each list in a stable order.
+	GroupMembers(ctx context.Context, directoryID string, groupIDs []string) (map[string][]string, error)
+	UpdateGroup(ctx context.Context, directoryID, id string, fn func(Group) (GroupChange, error)) (Group, error)
+	DeleteGroup(ctx context.Context, directoryID, id string, version int64) error
+	ListGroups(ctx context.Context, directoryID string, q Query) ([]Group, int, error)
+}
