@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -75,28 +76,37 @@ func (s *Server) Register(r *mux.Router) {
 	sub.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+" (endpoints: /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig)")
 	})
-	sub.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusMethodNotAllowed, "", r.Method+" is not supported on "+r.URL.Path)
-	})
 	sub.Use(s.authenticate)
 
-	sub.HandleFunc("/Users", s.listUsers).Methods(http.MethodGet)
-	sub.HandleFunc("/Users", s.createUser).Methods(http.MethodPost)
-	sub.HandleFunc("/Users/{id}", s.getUser).Methods(http.MethodGet)
-	sub.HandleFunc("/Users/{id}", s.replaceUser).Methods(http.MethodPut)
-	sub.HandleFunc("/Users/{id}", s.patchUser).Methods(http.MethodPatch)
-	sub.HandleFunc("/Users/{id}", s.deleteUser).Methods(http.MethodDelete)
+	// Methods are dispatched here rather than with mux's Methods: a
+	// subrouter's MethodNotAllowedHandler is not reliably reached.
+	sub.Handle("/Users", methods{http.MethodGet: s.listUsers, http.MethodPost: s.createUser})
+	sub.Handle("/Users/{id}", methods{http.MethodGet: s.getUser, http.MethodPut: s.replaceUser, http.MethodPatch: s.patchUser, http.MethodDelete: s.deleteUser})
+	sub.Handle("/Groups", methods{http.MethodGet: s.listGroups, http.MethodPost: s.createGroup})
+	sub.Handle("/Groups/{id}", methods{http.MethodGet: s.getGroup, http.MethodPut: s.replaceGroup, http.MethodPatch: s.patchGroup, http.MethodDelete: s.deleteGroup})
+	sub.Handle("/ServiceProviderConfig", methods{http.MethodGet: s.discovery.serviceProviderConfig})
+	sub.Handle("/Schemas", methods{http.MethodGet: s.serveDiscovery})
+	sub.Handle("/Schemas/{id}", methods{http.MethodGet: s.serveDiscovery})
+	sub.Handle("/ResourceTypes", methods{http.MethodGet: s.serveDiscovery})
+	sub.Handle("/ResourceTypes/{id}", methods{http.MethodGet: s.serveDiscovery})
+}
 
-	sub.HandleFunc("/Groups", s.listGroups).Methods(http.MethodGet)
-	sub.HandleFunc("/Groups", s.createGroup).Methods(http.MethodPost)
-	sub.HandleFunc("/Groups/{id}", s.getGroup).Methods(http.MethodGet)
-	sub.HandleFunc("/Groups/{id}", s.replaceGroup).Methods(http.MethodPut)
-	sub.HandleFunc("/Groups/{id}", s.patchGroup).Methods(http.MethodPatch)
-	sub.HandleFunc("/Groups/{id}", s.deleteGroup).Methods(http.MethodDelete)
+// methods dispatches on the request method and answers anything else with
+// a SCIM 405 naming the allowed methods.
+type methods map[string]http.HandlerFunc
 
-	sub.HandleFunc("/ServiceProviderConfig", s.discovery.serviceProviderConfig).Methods(http.MethodGet)
-	sub.PathPrefix("/Schemas").HandlerFunc(s.serveDiscovery).Methods(http.MethodGet)
-	sub.PathPrefix("/ResourceTypes").HandlerFunc(s.serveDiscovery).Methods(http.MethodGet)
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allowed := make([]string, 0, len(m))
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	sort.Strings(allowed)
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	WriteError(w, http.StatusMethodNotAllowed, "", r.Method+" is not supported on "+r.URL.Path+"; allowed: "+strings.Join(allowed, ", "))
 }
 
 type ctxKey struct{}
