@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/scimd/scimd/store"
+)
+
+const directoryColumns = `id, name, scim_token_hash, created, updated`
+
+// CreateDirectory stores d with the transaction's time as Created and
+// Updated.
+func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Directory, error) {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return store.Directory{}, err
+	}
+	defer tx.Rollback()
+	d.Created, d.Updated = tx.now, tx.now
+	_, err = tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		d.ID, d.Name, d.SCIMTokenHash, formatTime(d.Created), formatTime(d.Updated))
+	if isPrimaryKey(err) {
+		return store.Directory{}, fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
+	}
+	if err != nil {
+		return store.Directory{}, wrap("create directory", err)
+	}
+	return d, tx.commit()
+}
+
+// GetDirectory returns the directory id.
+func (db *DB) GetDirectory(ctx context.Context, id string) (store.Directory, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return store.Directory{}, err
+	}
+	defer tx.Rollback()
+	return getDirectory(ctx, tx, id)
+}
+
+func getDirectory(ctx context.Context, tx *tx, id string) (store.Directory, error) {
+	d, err := scanDirectory(tx.QueryRowContext(ctx, `SELECT `+directoryColumns+` FROM directories WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
+	}
+	return d, err
+}
+
+// ListDirectories returns every directory, oldest first.
+func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT `+directoryColumns+` FROM directories ORDER BY created, id`)
+	if err != nil {
+		return nil, wrap("list directories", err)
+	}
+	defer rows.Close()
+	var ds []store.Directory
+	for rows.Next() {
+		d, err := scanDirectory(rows)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, wrap("list directories", rows.Err())
+}
+
+// UpdateDirectory replaces the name and token hash of directory id with
+// those fn returns.
+func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Directory) (store.Directory, error)) (store.Directory, error) {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return store.Directory{}, err
+	}
+	defer tx.Rollback()
+	old, err := getDirectory(ctx, tx, id)
+	if err != nil {
+		return store.Directory{}, err
+	}
+	d, err := fn(old)
+	if err != nil {
+		return store.Directory{}, err
+	}
+	d.ID, d.Created, d.Updated = old.ID, old.Created, tx.now
+	if _, err := tx.ExecContext(ctx, `UPDATE directories SET name = ?, scim_token_hash = ?, updated = ? WHERE id = ?`,
+		d.Name, d.SCIMTokenHash, formatTime(d.Updated), d.ID); err != nil {
+		return store.Directory{}, wrap("update directory", err)
+	}
+	return d, tx.commit()
+}
+
+// DeleteDirectory removes the directory; foreign keys cascade to its users,
+// groups and memberships in the same transaction.
+func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE id = ?`, id)
+	if err != nil {
+		return wrap("delete directory", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap("delete directory", err)
+	} else if n == 0 {
+		return fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
+	}
+	return tx.commit()
+}
+
+func scanDirectory(row interface{ Scan(...any) error }) (store.Directory, error) {
+	var d store.Directory
+	var created, updated string
+	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &created, &updated); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return d, err
+		}
+		return d, wrap("scan directory", err)
+	}
+	var err1, err2 error
+	d.Created, err1 = parseTime(created)
+	d.Updated, err2 = parseTime(updated)
+	return d, errors.Join(err1, err2)
+}

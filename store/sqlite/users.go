@@ -1,0 +1,188 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/scimd/scimd/store"
+)
+
+const userColumns = `directory_id, id, external_id, user_name, display_name, active, doc, version, created, last_modified`
+
+// CreateUser stores u at version 1 with the transaction's time.
+func (db *DB) CreateUser(ctx context.Context, u store.User) (store.User, error) {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
+	defer tx.Rollback()
+	u, err = insertUser(ctx, tx, u)
+	if err != nil {
+		return store.User{}, err
+	}
+	return u, tx.commit()
+}
+
+func insertUser(ctx context.Context, tx *tx, u store.User) (store.User, error) {
+	doc, err := docText(u.Doc)
+	if err != nil {
+		return store.User{}, err
+	}
+	u.Doc, u.Version, u.Created, u.LastModified = []byte(doc), 1, tx.now, tx.now
+	_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.DirectoryID, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, u.Version,
+		formatTime(u.Created), formatTime(u.LastModified))
+	return u, userWriteError(err, u)
+}
+
+// userWriteError turns a constraint violation into the sentinel it means.
+func userWriteError(err error, u store.User) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUnique(err):
+		return fmt.Errorf("%w: userName %q already exists", store.ErrConflict, u.UserName)
+	case isPrimaryKey(err):
+		return fmt.Errorf("%w: user id %q already exists", store.ErrConflict, u.ID)
+	case isForeignKey(err):
+		return fmt.Errorf("%w: directory %q", store.ErrNotFound, u.DirectoryID)
+	case isCheck(err):
+		return errBadDoc
+	}
+	return wrap("write user", err)
+}
+
+// GetUser returns user id of the directory.
+func (db *DB) GetUser(ctx context.Context, directoryID, id string) (store.User, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
+	defer tx.Rollback()
+	return getUser(ctx, tx, directoryID, id)
+}
+
+func getUser(ctx context.Context, tx *tx, directoryID, id string) (store.User, error) {
+	u, err := scanUser(tx.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE directory_id = ? AND id = ?`, directoryID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("%w: user %q", store.ErrNotFound, id)
+	}
+	return u, err
+}
+
+// UpdateUser loads the user, lets fn change it and writes the result with
+// the next version, all in one write transaction.
+func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(store.User) (store.User, error)) (store.User, error) {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
+	defer tx.Rollback()
+	old, err := getUser(ctx, tx, directoryID, id)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := fn(old)
+	if err != nil {
+		return store.User{}, err // unchanged: callers match their own errors
+	}
+	doc, err := docText(u.Doc)
+	if err != nil {
+		return store.User{}, err
+	}
+	u.DirectoryID, u.ID, u.Created = old.DirectoryID, old.ID, old.Created
+	u.Doc, u.Version, u.LastModified = []byte(doc), old.Version+1, tx.now
+	_, err = tx.ExecContext(ctx, `UPDATE users
+		SET external_id = ?, user_name = ?, display_name = ?, active = ?, doc = ?, version = ?, last_modified = ?
+		WHERE directory_id = ? AND id = ?`,
+		u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, u.Version, formatTime(u.LastModified),
+		u.DirectoryID, u.ID)
+	if err := userWriteError(err, u); err != nil {
+		return store.User{}, err
+	}
+	return u, tx.commit()
+}
+
+// DeleteUser removes the user; its memberships go by cascade.
+func (db *DB) DeleteUser(ctx context.Context, directoryID, id string, version int64) error {
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := checkVersion(ctx, tx, "user", directoryID, id, version); err != nil {
+		return err
+	}
+	// The user's groups lose a member, so their versions (ETags) move too.
+	if _, err := tx.ExecContext(ctx, `UPDATE groups SET version = version + 1, last_modified = ?
+		WHERE directory_id = ? AND id IN (SELECT group_id FROM group_members WHERE directory_id = ? AND user_id = ?)`,
+		formatTime(tx.now), directoryID, directoryID, id); err != nil {
+		return wrap("delete user", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE directory_id = ? AND id = ?`, directoryID, id); err != nil {
+		return wrap("delete user", err)
+	}
+	return tx.commit()
+}
+
+// checkVersion returns ErrNotFound if the user or group (kind) is missing
+// and ErrPrecondition if version is non-zero and not the stored one.
+func checkVersion(ctx context.Context, tx *tx, kind, directoryID, id string, version int64) error {
+	var v int64
+	// kind is "user" or "group", a constant of this package, never input.
+	err := tx.QueryRowContext(ctx, `SELECT version FROM `+kind+`s WHERE directory_id = ? AND id = ?`, directoryID, id).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: %s %q", store.ErrNotFound, kind, id)
+	case err != nil:
+		return wrap("delete "+kind, err)
+	case version != 0 && version != v:
+		return fmt.Errorf("%w: %s %q is at version %d, not %d", store.ErrPrecondition, kind, id, v, version)
+	}
+	return nil
+}
+
+// ListUsers returns a page of the directory's users matching q.Filter,
+// ordered by (Created, ID), and the number of matches.
+func (db *DB) ListUsers(ctx context.Context, directoryID string, q store.Query) ([]store.User, int, error) {
+	return list(ctx, db, usersTable, userColumns, directoryID, q, scanUser)
+}
+
+func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+	var u store.User
+	var created, modified string
+	if err := row.Scan(&u.DirectoryID, &u.ID, &u.ExternalID, &u.UserName, &u.DisplayName, &u.Active,
+		&u.Doc, &u.Version, &created, &modified); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return u, err
+		}
+		return u, wrap("scan user", err)
+	}
+	var err1, err2 error
+	u.Created, err1 = parseTime(created)
+	u.LastModified, err2 = parseTime(modified)
+	return u, errors.Join(err1, err2)
+}
+
+// errBadDoc reports a document that is not a JSON object: a bug in the
+// caller, which validates resources before storing them.
+var errBadDoc = errors.New("sqlite: resource document is not a JSON object")
+
+// docText checks a resource document and returns it as a string: bound as
+// a string it is stored as TEXT, which SQLite's JSON functions parse (a
+// BLOB would be taken for JSONB). An empty document is stored as {}.
+func docText(doc []byte) (string, error) {
+	doc = bytes.TrimSpace(doc)
+	if len(doc) == 0 {
+		return "{}", nil
+	}
+	if doc[0] != '{' || !json.Valid(doc) {
+		return "", errBadDoc
+	}
+	return string(doc), nil
+}
