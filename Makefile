@@ -1,0 +1,22 @@
+# scimd needs cgo (mattn/go-sqlite3), so gcc must be installed.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+export CGO_ENABLED := 1
+
+.PHONY: test vet build bench docker
+
+# The README's test command; -race needs cgo as well.
+test:
+	go test -race -count=1 ./...
+
+vet:
+	go vet ./...
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+build:
+	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/scimd ./cmd/scimd
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t scimd:$(VERSION) .

@@ -1,0 +1,316 @@
+// Package api is scimd's JSON HTTP API for administrators (directories and
+// their SCIM tokens) and, later, for CX clients (directory lookup).
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/scimd/scimd/store"
+)
+
+// SCIMTokenPrefix starts every directory SCIM token, so that a leaked token
+// is recognisable (secret scanners, logs) and never confused with others.
+const SCIMTokenPrefix = "scimd_"
+
+// MaxNameLength is the longest directory name accepted, in characters.
+const MaxNameLength = 200
+
+// AdminConfig configures the admin API.
+type AdminConfig struct {
+	Store store.Store
+	// PublicURL is the external base URL used to build SCIM base URLs.
+	PublicURL string
+	// AdminTokenHash is store.HashToken of the admin bearer token. When it
+	// is empty every request is refused.
+	AdminTokenHash []byte
+	Logger         *slog.Logger
+	// MaxBodyBytes limits request bodies (default 1 MiB).
+	MaxBodyBytes int64
+}
+
+// Admin serves the administrators' API under /admin/v1.
+type Admin struct {
+	cfg AdminConfig
+	log *slog.Logger
+}
+
+// NewAdmin returns the admin API.
+func NewAdmin(cfg AdminConfig) *Admin {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return &Admin{cfg: cfg, log: cfg.Logger.With("component", "admin_api")}
+}
+
+// Register adds the admin routes below /admin/v1 to r.
+func (a *Admin) Register(r *mux.Router) {
+	s := r.PathPrefix("/admin/v1").Subrouter()
+	s.Use(a.authenticate)
+	s.Handle("/directories", methods{
+		http.MethodPost: a.createDirectory,
+		http.MethodGet:  a.listDirectories,
+	})
+	s.Handle("/directories/{id}", methods{
+		http.MethodGet:    a.getDirectory,
+		http.MethodPatch:  a.renameDirectory,
+		http.MethodDelete: a.deleteDirectory,
+	})
+	s.Handle("/directories/{id}/token", methods{http.MethodPost: a.rotateToken})
+}
+
+// directoryJSON is a directory as the admin API shows it. SCIMToken is set
+// only in the answers that create it (create and rotate): the store keeps
+// its hash alone.
+type directoryJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	SCIMBaseURL string    `json:"scimBaseUrl"`
+	SCIMToken   string    `json:"scimToken,omitempty"`
+	Created     time.Time `json:"created"`
+}
+
+type directoryListJSON struct {
+	Directories []directoryJSON `json:"directories"`
+}
+
+type directoryRequest struct {
+	Name *string `json:"name"`
+}
+
+func (a *Admin) createDirectory(w http.ResponseWriter, r *http.Request) {
+	var req directoryRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	name, ok := validName(w, req.Name)
+	if !ok {
+		return
+	}
+	token, hash := store.NewToken(SCIMTokenPrefix)
+	d, err := a.cfg.Store.CreateDirectory(r.Context(), store.Directory{
+		ID:            uuid.NewString(),
+		Name:          name,
+		SCIMTokenHash: hash,
+	})
+	if err != nil {
+		a.storeError(w, r, "create directory", err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "directory created", "directory_id", d.ID)
+	out := a.directory(d)
+	out.SCIMToken = token
+	w.Header().Set("Location", "/admin/v1/directories/"+d.ID)
+	w.Header().Set("Cache-Control", "no-store")
+	WriteJSON(w, http.StatusCreated, out)
+}
+
+func (a *Admin) listDirectories(w http.ResponseWriter, r *http.Request) {
+	ds, err := a.cfg.Store.ListDirectories(r.Context())
+	if err != nil {
+		a.storeError(w, r, "list directories", err)
+		return
+	}
+	out := directoryListJSON{Directories: make([]directoryJSON, 0, len(ds))}
+	for _, d := range ds {
+		out.Directories = append(out.Directories, a.directory(d))
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *Admin) getDirectory(w http.ResponseWriter, r *http.Request) {
+	id, ok := directoryID(w, r)
+	if !ok {
+		return
+	}
+	d, err := a.cfg.Store.GetDirectory(r.Context(), id)
+	if err != nil {
+		a.storeError(w, r, "get directory", err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, a.directory(d))
+}
+
+func (a *Admin) renameDirectory(w http.ResponseWriter, r *http.Request) {
+	id, ok := directoryID(w, r)
+	if !ok {
+		return
+	}
+	var req directoryRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	name, ok := validName(w, req.Name)
+	if !ok {
+		return
+	}
+	d, err := a.cfg.Store.UpdateDirectory(r.Context(), id, func(d store.Directory) (store.Directory, error) {
+		d.Name = name
+		return d, nil
+	})
+	if err != nil {
+		a.storeError(w, r, "rename directory", err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "directory renamed", "directory_id", d.ID)
+	WriteJSON(w, http.StatusOK, a.directory(d))
+}
+
+func (a *Admin) deleteDirectory(w http.ResponseWriter, r *http.Request) {
+	id, ok := directoryID(w, r)
+	if !ok {
+		return
+	}
+	if err := a.cfg.Store.DeleteDirectory(r.Context(), id); err != nil {
+		a.storeError(w, r, "delete directory", err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "directory deleted", "directory_id", id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// rotateToken replaces the directory's SCIM token. The old one stops
+// working with the commit, because SCIM auth checks the stored hash on
+// every request.
+func (a *Admin) rotateToken(w http.ResponseWriter, r *http.Request) {
+	id, ok := directoryID(w, r)
+	if !ok {
+		return
+	}
+	token, hash := store.NewToken(SCIMTokenPrefix)
+	d, err := a.cfg.Store.UpdateDirectory(r.Context(), id, func(d store.Directory) (store.Directory, error) {
+		d.SCIMTokenHash = hash
+		return d, nil
+	})
+	if err != nil {
+		a.storeError(w, r, "rotate token", err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "directory token rotated", "directory_id", d.ID)
+	out := a.directory(d)
+	out.SCIMToken = token
+	w.Header().Set("Cache-Control", "no-store")
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// authenticate admits requests bearing the admin token. Every refusal is
+// logged with its reason, never with the presented token.
+func (a *Admin) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, reason := bearerToken(r)
+		if reason == "" {
+			if len(a.cfg.AdminTokenHash) == 0 {
+				reason = "no admin token configured"
+			} else if !store.TokenMatches(token, a.cfg.AdminTokenHash) {
+				reason = "wrong admin token"
+			}
+		}
+		if reason != "" {
+			a.log.WarnContext(r.Context(), "admin auth failed", "reason", reason, "remote_addr", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scimd-admin"`)
+			WriteError(w, http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken returns the request's bearer token, or why there is none.
+func bearerToken(r *http.Request) (token, reason string) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", "missing Authorization header"
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", "Authorization is not a bearer token"
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return "", "empty bearer token"
+	}
+	return token, ""
+}
+
+func (a *Admin) directory(d store.Directory) directoryJSON {
+	return directoryJSON{
+		ID:   d.ID,
+		Name: d.Name,
+		// Same form as scim.BaseURL; api may not import scim (see
+		// ARCHITECTURE.md), and cmd/scimd tests that the two agree.
+		SCIMBaseURL: a.cfg.PublicURL + "/scim/v2/" + d.ID,
+		Created:     d.Created.UTC(),
+	}
+}
+
+func (a *Admin) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	err := decodeJSON(w, r, a.cfg.MaxBodyBytes, v)
+	if err == nil {
+		return true
+	}
+	var re *requestError
+	if !errors.As(err, &re) { // decodeJSON returns only requestErrors
+		re = &requestError{http.StatusBadRequest, "malformed_json", "request body is not valid JSON"}
+	}
+	WriteError(w, re.status, re.code, re.message)
+	return false
+}
+
+// storeError answers a store failure: sentinel errors become their status,
+// anything else is logged and hidden behind a generic 500.
+func (a *Admin) storeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		WriteError(w, http.StatusNotFound, "not_found", "directory not found")
+	case errors.Is(err, store.ErrConflict):
+		WriteError(w, http.StatusConflict, "conflict", "the change conflicts with an existing directory")
+	default:
+		a.log.ErrorContext(r.Context(), op+" failed", "err", err)
+		WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+// directoryID returns the {id} path variable. Ids are UUIDs, so anything
+// else cannot exist and is answered without asking the store.
+func directoryID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := mux.Vars(r)["id"]
+	if err := uuid.Validate(id); err != nil {
+		WriteError(w, http.StatusNotFound, "not_found", "directory not found")
+		return "", false
+	}
+	return id, true
+}
+
+// validName checks a directory name: required, at most MaxNameLength
+// characters, no control characters. Surrounding spaces are trimmed.
+func validName(w http.ResponseWriter, p *string) (string, bool) {
+	if p == nil {
+		WriteError(w, http.StatusBadRequest, "invalid_name", `field "name" is required`)
+		return "", false
+	}
+	name := strings.TrimSpace(*p)
+	switch {
+	case name == "":
+		WriteError(w, http.StatusBadRequest, "invalid_name", `field "name" must not be empty`)
+	case utf8.RuneCountInString(name) > MaxNameLength:
+		WriteError(w, http.StatusBadRequest, "invalid_name", fmt.Sprintf(`field "name" must be at most %d characters`, MaxNameLength))
+	case strings.ContainsFunc(name, unicode.IsControl):
+		WriteError(w, http.StatusBadRequest, "invalid_name", `field "name" must not contain control characters`)
+	default:
+		return name, true
+	}
+	return "", false
+}

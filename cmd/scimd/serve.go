@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store/sqlite"
+)
+
+// Main is the server process: Open prepares everything that can fail
+// (store, migrations, first-start setup, listener), Run serves until its
+// context ends and then shuts down in order. Tests drive it directly.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// Stdout receives the one-time first-start output (tokens); it is never
+	// a log, which must not hold secrets.
+	Stdout io.Writer
+
+	db        *sqlite.DB
+	ln        net.Listener
+	server    *http.Server
+	closeOnce sync.Once
+
+	// extraRoutes is a test hook, see handlerDeps.
+	extraRoutes func(*mux.Router)
+}
+
+// Open opens and migrates the store, performs first-start setup and binds
+// the listener, so that Addr is known before Run.
+func (m *Main) Open(ctx context.Context) error {
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	if m.Stdout == nil {
+		m.Stdout = os.Stdout // never discard: it may carry the only copy of a token
+	}
+	log := m.Logger
+	db, err := openStore(ctx, m.Config, log)
+	if err != nil {
+		return err
+	}
+	m.db = db
+
+	adminHash, err := bootstrap(ctx, db, m.Config, log.With("component", "bootstrap"), m.Stdout, time.Now)
+	if err != nil {
+		return err
+	}
+
+	h := NewHandler(handlerDeps{
+		Logger: log,
+		Store:  db,
+		SCIM: scim.New(scim.Config{
+			Store:        db,
+			PublicURL:    m.Config.PublicURL,
+			Logger:       log,
+			MaxBodyBytes: m.Config.MaxBodyBytes,
+		}),
+		Admin: api.NewAdmin(api.AdminConfig{
+			Store:          db,
+			PublicURL:      m.Config.PublicURL,
+			AdminTokenHash: adminHash,
+			Logger:         log,
+			MaxBodyBytes:   m.Config.MaxBodyBytes,
+		}),
+		Metrics:     newMetrics(),
+		extraRoutes: m.extraRoutes,
+	})
+
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.ln = ln
+	m.server = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http_server").Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// Addr is the bound listen address (useful with port 0).
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Run serves until ctx ends, then stops accepting connections, lets
+// in-flight requests finish within the shutdown timeout and closes the
+// store. It returns nil after a clean shutdown.
+func (m *Main) Run(ctx context.Context) error {
+	m.Logger.Info("serving",
+		"addr", m.Addr(),
+		"scim_base_url", m.Config.PublicURL+"/scim/v2/{directoryId}",
+		"admin_api", m.Config.PublicURL+"/admin/v1")
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := m.server.Serve(m.ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		m.Logger.Info("shutting down", "timeout", m.Config.ShutdownTimeout)
+		// The parent context is already done; the drain gets its own budget.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.Config.ShutdownTimeout)
+		defer cancel()
+		if err := m.server.Shutdown(sctx); err != nil {
+			_ = m.server.Close()
+			return fmt.Errorf("shutdown: in-flight requests did not finish within %s: %w", m.Config.ShutdownTimeout, err)
+		}
+		return nil
+	})
+	err := g.Wait()
+	return errors.Join(err, m.Close())
+}
+
+// Close releases the listener and the store. Run calls it; call it
+// yourself only when Run is not called after a successful or failed Open.
+func (m *Main) Close() error {
+	var err error
+	m.closeOnce.Do(func() {
+		if m.ln != nil {
+			_ = m.ln.Close() // already closed when Serve ran
+		}
+		if m.db != nil {
+			if cerr := m.db.Close(); cerr != nil {
+				err = fmt.Errorf("close store: %w", cerr)
+			}
+		}
+		if m.Logger != nil {
+			m.Logger.Info("stopped")
+		}
+	})
+	return err
+}
+
+// openStore opens the database and brings its schema up to date. A schema
+// newer than this binary is refused: running old code on it could lose data.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*sqlite.DB, error) {
+	db, err := openDB(ctx, cfg.DB, log)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := migrate(ctx, db, cfg.DB)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if applied > 0 {
+		log.Info("applied database migrations", "count", applied, "db", cfg.DB)
+	}
+	return db, nil
+}
+
+func openDB(ctx context.Context, path string, log *slog.Logger) (*sqlite.DB, error) {
+	db, err := sqlite.Open(ctx, path, sqlite.Options{Now: time.Now, Logger: log})
+	if errors.Is(err, sqlite.ErrSchemaTooNew) {
+		return nil, tooNewError(path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// migrate applies pending migrations and returns how many ran.
+func migrate(ctx context.Context, db *sqlite.DB, path string) (int, error) {
+	applied, err := db.Migrate(ctx)
+	if errors.Is(err, sqlite.ErrSchemaTooNew) {
+		return 0, tooNewError(path, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return applied, nil
+}
+
+func tooNewError(path string, err error) error {
+	return fmt.Errorf("database %s was written by a newer scimd; run that version, or restore a backup made for this one: %w", path, err)
+}
