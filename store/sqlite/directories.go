@@ -14,35 +14,27 @@ const directoryColumns = `id, name, scim_token_hash, created, updated`
 // CreateDirectory stores d with the transaction's time as Created and
 // Updated.
 func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Directory, error) {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return store.Directory{}, err
-	}
-	defer tx.Rollback()
-	d.Created, d.Updated = tx.now, tx.now
-	_, err = tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?)`,
-		d.ID, d.Name, d.SCIMTokenHash, formatTime(d.Created), formatTime(d.Updated))
-	if isPrimaryKey(err) {
-		return store.Directory{}, fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
-	}
-	if err != nil {
-		return store.Directory{}, wrap("create directory", err)
-	}
-	return d, tx.commit()
+	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
+		d.Created, d.Updated = tx.now, tx.now
+		_, err := tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?)`,
+			d.ID, d.Name, d.SCIMTokenHash, formatTime(d.Created), formatTime(d.Updated))
+		if isPrimaryKey(err) {
+			return store.Directory{}, fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
+		}
+		if err != nil {
+			return store.Directory{}, wrap("create directory", err)
+		}
+		return d, nil
+	})
 }
 
 // GetDirectory returns the directory id.
 func (db *DB) GetDirectory(ctx context.Context, id string) (store.Directory, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return store.Directory{}, err
-	}
-	defer tx.Rollback()
-	return getDirectory(ctx, tx, id)
+	return getDirectory(ctx, db.r, id)
 }
 
-func getDirectory(ctx context.Context, tx *tx, id string) (store.Directory, error) {
-	d, err := scanDirectory(tx.QueryRowContext(ctx, `SELECT `+directoryColumns+` FROM directories WHERE id = ?`, id))
+func getDirectory(ctx context.Context, q querier, id string) (store.Directory, error) {
+	d, err := scanDirectory(q.QueryRowContext(ctx, `SELECT `+directoryColumns+` FROM directories WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
 	}
@@ -75,45 +67,39 @@ func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
 // UpdateDirectory replaces the name and token hash of directory id with
 // those fn returns.
 func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Directory) (store.Directory, error)) (store.Directory, error) {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return store.Directory{}, err
-	}
-	defer tx.Rollback()
-	old, err := getDirectory(ctx, tx, id)
-	if err != nil {
-		return store.Directory{}, err
-	}
-	d, err := fn(old)
-	if err != nil {
-		return store.Directory{}, err
-	}
-	d.ID, d.Created, d.Updated = old.ID, old.Created, tx.now
-	if _, err := tx.ExecContext(ctx, `UPDATE directories SET name = ?, scim_token_hash = ?, updated = ? WHERE id = ?`,
-		d.Name, d.SCIMTokenHash, formatTime(d.Updated), d.ID); err != nil {
-		return store.Directory{}, wrap("update directory", err)
-	}
-	return d, tx.commit()
+	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
+		old, err := getDirectory(ctx, tx, id)
+		if err != nil {
+			return store.Directory{}, err
+		}
+		d, err := fn(old)
+		if err != nil {
+			return store.Directory{}, err
+		}
+		d.ID, d.Created, d.Updated = old.ID, old.Created, tx.now
+		if _, err := tx.ExecContext(ctx, `UPDATE directories SET name = ?, scim_token_hash = ?, updated = ? WHERE id = ?`,
+			d.Name, d.SCIMTokenHash, formatTime(d.Updated), d.ID); err != nil {
+			return store.Directory{}, wrap("update directory", err)
+		}
+		return d, nil
+	})
 }
 
 // DeleteDirectory removes the directory; foreign keys cascade to its users,
 // groups and memberships in the same transaction.
 func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE id = ?`, id)
-	if err != nil {
-		return wrap("delete directory", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("delete directory", err)
-	} else if n == 0 {
-		return fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
-	}
-	return tx.commit()
+	return db.write(ctx, func(ctx context.Context, tx *tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE id = ?`, id)
+		if err != nil {
+			return wrap("delete directory", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap("delete directory", err)
+		} else if n == 0 {
+			return fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
+		}
+		return nil
+	})
 }
 
 func scanDirectory(row interface{ Scan(...any) error }) (store.Directory, error) {

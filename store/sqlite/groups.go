@@ -13,26 +13,23 @@ const groupColumns = `directory_id, id, external_id, display_name, doc, version,
 
 // CreateGroup stores g at version 1 together with its initial members.
 func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string) (store.Group, error) {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return store.Group{}, err
-	}
-	defer tx.Rollback()
-	doc, err := docText(g.Doc)
-	if err != nil {
-		return store.Group{}, err
-	}
-	g.Doc, g.Version, g.Created, g.LastModified = []byte(doc), 1, tx.now, tx.now
-	_, err = tx.ExecContext(ctx, `INSERT INTO groups (`+groupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		g.DirectoryID, g.ID, g.ExternalID, g.DisplayName, doc, g.Version,
-		formatTime(g.Created), formatTime(g.LastModified))
-	if err := groupWriteError(err, g); err != nil {
-		return store.Group{}, err
-	}
-	if err := addMembers(ctx, tx, g.DirectoryID, g.ID, members); err != nil {
-		return store.Group{}, err
-	}
-	return g, tx.commit()
+	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Group, error) {
+		doc, err := docText(g.Doc)
+		if err != nil {
+			return store.Group{}, err
+		}
+		g.Doc, g.Version, g.Created, g.LastModified = []byte(doc), 1, tx.now, tx.now
+		_, err = tx.ExecContext(ctx, `INSERT INTO groups (`+groupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			g.DirectoryID, g.ID, g.ExternalID, g.DisplayName, doc, g.Version,
+			formatTime(g.Created), formatTime(g.LastModified))
+		if err := groupWriteError(err, g); err != nil {
+			return store.Group{}, err
+		}
+		if err := addMembers(ctx, tx, g.DirectoryID, g.ID, members); err != nil {
+			return store.Group{}, err
+		}
+		return g, nil
+	})
 }
 
 // groupWriteError turns a constraint violation into the sentinel it means.
@@ -54,16 +51,11 @@ func groupWriteError(err error, g store.Group) error {
 
 // GetGroup returns group id of the directory, without members.
 func (db *DB) GetGroup(ctx context.Context, directoryID, id string) (store.Group, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return store.Group{}, err
-	}
-	defer tx.Rollback()
-	return getGroup(ctx, tx, directoryID, id)
+	return getGroup(ctx, db.r, directoryID, id)
 }
 
-func getGroup(ctx context.Context, tx *tx, directoryID, id string) (store.Group, error) {
-	g, err := scanGroup(tx.QueryRowContext(ctx,
+func getGroup(ctx context.Context, q querier, directoryID, id string) (store.Group, error) {
+	g, err := scanGroup(q.QueryRowContext(ctx,
 		`SELECT `+groupColumns+` FROM groups WHERE directory_id = ? AND id = ?`, directoryID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, fmt.Errorf("%w: group %q", store.ErrNotFound, id)
@@ -123,43 +115,40 @@ func memberIDs(ctx context.Context, stmt *sql.Stmt, directoryID, groupID string)
 // attributes, then the member operations in order) with the next version,
 // all in one write transaction: an invalid member writes nothing.
 func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(store.Group) (store.GroupChange, error)) (store.Group, error) {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return store.Group{}, err
-	}
-	defer tx.Rollback()
-	old, err := getGroup(ctx, tx, directoryID, id)
-	if err != nil {
-		return store.Group{}, err
-	}
-	change, err := fn(old)
-	if err != nil {
-		return store.Group{}, err // unchanged: callers match their own errors
-	}
-	g := old
-	if change.Group != nil {
-		doc, err := docText(change.Group.Doc)
+	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Group, error) {
+		old, err := getGroup(ctx, tx, directoryID, id)
 		if err != nil {
 			return store.Group{}, err
 		}
-		g.DisplayName, g.ExternalID, g.Doc = change.Group.DisplayName, change.Group.ExternalID, []byte(doc)
-	}
-	// Membership is part of the group's state, so its version moves even
-	// when only members change.
-	g.Version, g.LastModified = old.Version+1, tx.now
-	_, err = tx.ExecContext(ctx, `UPDATE groups
-		SET external_id = ?, display_name = ?, doc = ?, version = ?, last_modified = ?
-		WHERE directory_id = ? AND id = ?`,
-		g.ExternalID, g.DisplayName, string(g.Doc), g.Version, formatTime(g.LastModified), g.DirectoryID, g.ID)
-	if err := groupWriteError(err, g); err != nil {
-		return store.Group{}, err
-	}
-	for _, op := range change.Members {
-		if err := applyMemberOp(ctx, tx, directoryID, id, op); err != nil {
+		change, err := fn(old)
+		if err != nil {
+			return store.Group{}, err // unchanged: callers match their own errors
+		}
+		g := old
+		if change.Group != nil {
+			doc, err := docText(change.Group.Doc)
+			if err != nil {
+				return store.Group{}, err
+			}
+			g.DisplayName, g.ExternalID, g.Doc = change.Group.DisplayName, change.Group.ExternalID, []byte(doc)
+		}
+		// Membership is part of the group's state, so its version moves even
+		// when only members change.
+		g.Version, g.LastModified = old.Version+1, tx.now
+		_, err = tx.ExecContext(ctx, `UPDATE groups
+			SET external_id = ?, display_name = ?, doc = ?, version = ?, last_modified = ?
+			WHERE directory_id = ? AND id = ?`,
+			g.ExternalID, g.DisplayName, string(g.Doc), g.Version, formatTime(g.LastModified), g.DirectoryID, g.ID)
+		if err := groupWriteError(err, g); err != nil {
 			return store.Group{}, err
 		}
-	}
-	return g, tx.commit()
+		for _, op := range change.Members {
+			if err := applyMemberOp(ctx, tx, directoryID, id, op); err != nil {
+				return store.Group{}, err
+			}
+		}
+		return g, nil
+	})
 }
 
 func applyMemberOp(ctx context.Context, tx *tx, directoryID, groupID string, op store.MemberOp) error {
@@ -235,18 +224,15 @@ func removeMembers(ctx context.Context, tx *tx, directoryID, groupID string, use
 
 // DeleteGroup removes the group; its memberships go by cascade.
 func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version int64) error {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := checkVersion(ctx, tx, "group", directoryID, id, version); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM groups WHERE directory_id = ? AND id = ?`, directoryID, id); err != nil {
-		return wrap("delete group", err)
-	}
-	return tx.commit()
+	return db.write(ctx, func(ctx context.Context, tx *tx) error {
+		if err := checkVersion(ctx, tx, "group", directoryID, id, version); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM groups WHERE directory_id = ? AND id = ?`, directoryID, id); err != nil {
+			return wrap("delete group", err)
+		}
+		return nil
+	})
 }
 
 // ListGroups returns a page of the directory's groups matching q.Filter,

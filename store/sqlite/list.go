@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/scimd/scimd/store"
 )
@@ -15,17 +16,28 @@ func list[T any](ctx context.Context, db *DB, t *table, columns, directoryID str
 	if err != nil {
 		return nil, 0, err
 	}
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer tx.Rollback()
-
 	from := ` FROM ` + t.name + ` WHERE ` + t.name + `.directory_id = ?`
 	if where != "" {
 		from += ` AND (` + where + `)`
 	}
 	args = append([]any{directoryID}, args...)
+	pageQuery := `SELECT ` + columns + from + ` ORDER BY created, id LIMIT ? OFFSET ?`
+
+	// Entra's lookups (userName eq, externalId eq, ...) match at most one
+	// row: a first page shorter than the limit is the whole result, so it
+	// is its own total and needs neither a count nor a transaction.
+	if q.Offset <= 0 && q.Limit > 0 {
+		page, err := scanAll(ctx, db.r, t, pageQuery, append(args, q.Limit, 0), scan)
+		if err != nil || len(page) < q.Limit {
+			return page, len(page), err
+		}
+	}
+
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
 	var total int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*)`+from, args...).Scan(&total); err != nil {
 		return nil, 0, wrap("list "+t.name, err)
@@ -34,22 +46,31 @@ func list[T any](ctx context.Context, db *DB, t *table, columns, directoryID str
 	if q.Limit <= 0 || offset >= total {
 		return nil, total, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+columns+from+` ORDER BY created, id LIMIT ? OFFSET ?`,
-		append(args, q.Limit, offset)...)
+	page, err := scanAll(ctx, tx, t, pageQuery, append(args, q.Limit, offset), scan)
 	if err != nil {
-		return nil, 0, wrap("list "+t.name, err)
+		return nil, 0, err
+	}
+	return page, total, nil
+}
+
+func scanAll[T any](ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, t *table, query string, args []any, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrap("list "+t.name, err)
 	}
 	defer rows.Close()
 	var page []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		page = append(page, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, wrap("list "+t.name, err)
+		return nil, wrap("list "+t.name, err)
 	}
-	return page, total, nil
+	return page, nil
 }

@@ -32,17 +32,14 @@ func (db *DB) GetSetting(ctx context.Context, key string) ([]byte, error) {
 
 // SetSetting stores value under key, replacing any previous value.
 func (db *DB) SetSetting(ctx context.Context, key string, value []byte) error {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if value == nil {
-		value = []byte{} // nil would bind as NULL
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
-		return wrap("set setting", err)
-	}
-	return tx.commit()
+	return db.write(ctx, func(ctx context.Context, tx *tx) error {
+		if value == nil {
+			value = []byte{} // nil would bind as NULL
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+			return wrap("set setting", err)
+		}
+		return nil
+	})
 }

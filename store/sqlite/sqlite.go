@@ -39,10 +39,11 @@ type Options struct {
 
 // DB is a store.Store on one SQLite file.
 type DB struct {
-	w   *sql.DB // the writer: one connection, BEGIN IMMEDIATE
-	r   *sql.DB // readers: query_only
-	now func() time.Time
-	log *slog.Logger
+	w       *sql.DB // the writer: one connection, BEGIN IMMEDIATE
+	r       *sql.DB // readers: query_only
+	commits *committer
+	now     func() time.Time
+	log     *slog.Logger
 }
 
 var _ store.Store = (*DB)(nil)
@@ -83,9 +84,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		err = fmt.Errorf("sqlite: database schema version %d, this binary knows up to %d: %w", cur, known, ErrSchemaTooNew)
 	}
 	if err != nil {
-		db.Close()
+		db.r.Close()
+		db.w.Close()
 		return nil, err
 	}
+	db.commits = newCommitter(db)
 	return db, nil
 }
 
@@ -107,7 +110,7 @@ func OpenAndMigrate(ctx context.Context, path string, opts Options) (*DB, error)
 // reach one pooled connection only.
 func openPool(ctx context.Context, path, extra string, conns int) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_journal_mode=WAL&_synchronous=FULL&_foreign_keys=on" +
+		"?_journal_mode=WAL&_synchronous=FULL&_foreign_keys=on&_stmt_cache_size=64" +
 		fmt.Sprintf("&_busy_timeout=%d&", busyTimeout.Milliseconds()) + extra
 	p, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -124,6 +127,7 @@ func openPool(ctx context.Context, path, extra string, conns int) (*sql.DB, erro
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.commits.close() // lets the batch in progress commit first
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -138,6 +142,13 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("sqlite: schema version %d, this binary needs %d: run migrations", cur, known)
 	}
 	return nil
+}
+
+// querier is what single-statement reads need: the reader pool (one
+// statement is its own snapshot, so no BEGIN/ROLLBACK round trips) or a
+// transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // tx is a transaction and the one instant it writes as "now".

@@ -15,16 +15,9 @@ const userColumns = `directory_id, id, external_id, user_name, display_name, act
 
 // CreateUser stores u at version 1 with the transaction's time.
 func (db *DB) CreateUser(ctx context.Context, u store.User) (store.User, error) {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return store.User{}, err
-	}
-	defer tx.Rollback()
-	u, err = insertUser(ctx, tx, u)
-	if err != nil {
-		return store.User{}, err
-	}
-	return u, tx.commit()
+	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.User, error) {
+		return insertUser(ctx, tx, u)
+	})
 }
 
 func insertUser(ctx context.Context, tx *tx, u store.User) (store.User, error) {
@@ -58,16 +51,11 @@ func userWriteError(err error, u store.User) error {
 
 // GetUser returns user id of the directory.
 func (db *DB) GetUser(ctx context.Context, directoryID, id string) (store.User, error) {
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return store.User{}, err
-	}
-	defer tx.Rollback()
-	return getUser(ctx, tx, directoryID, id)
+	return getUser(ctx, db.r, directoryID, id)
 }
 
-func getUser(ctx context.Context, tx *tx, directoryID, id string) (store.User, error) {
-	u, err := scanUser(tx.QueryRowContext(ctx,
+func getUser(ctx context.Context, q querier, directoryID, id string) (store.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE directory_id = ? AND id = ?`, directoryID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%w: user %q", store.ErrNotFound, id)
@@ -78,56 +66,50 @@ func getUser(ctx context.Context, tx *tx, directoryID, id string) (store.User, e
 // UpdateUser loads the user, lets fn change it and writes the result with
 // the next version, all in one write transaction.
 func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(store.User) (store.User, error)) (store.User, error) {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return store.User{}, err
-	}
-	defer tx.Rollback()
-	old, err := getUser(ctx, tx, directoryID, id)
-	if err != nil {
-		return store.User{}, err
-	}
-	u, err := fn(old)
-	if err != nil {
-		return store.User{}, err // unchanged: callers match their own errors
-	}
-	doc, err := docText(u.Doc)
-	if err != nil {
-		return store.User{}, err
-	}
-	u.DirectoryID, u.ID, u.Created = old.DirectoryID, old.ID, old.Created
-	u.Doc, u.Version, u.LastModified = []byte(doc), old.Version+1, tx.now
-	_, err = tx.ExecContext(ctx, `UPDATE users
-		SET external_id = ?, user_name = ?, display_name = ?, active = ?, doc = ?, version = ?, last_modified = ?
-		WHERE directory_id = ? AND id = ?`,
-		u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, u.Version, formatTime(u.LastModified),
-		u.DirectoryID, u.ID)
-	if err := userWriteError(err, u); err != nil {
-		return store.User{}, err
-	}
-	return u, tx.commit()
+	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.User, error) {
+		old, err := getUser(ctx, tx, directoryID, id)
+		if err != nil {
+			return store.User{}, err
+		}
+		u, err := fn(old)
+		if err != nil {
+			return store.User{}, err // unchanged: callers match their own errors
+		}
+		doc, err := docText(u.Doc)
+		if err != nil {
+			return store.User{}, err
+		}
+		u.DirectoryID, u.ID, u.Created = old.DirectoryID, old.ID, old.Created
+		u.Doc, u.Version, u.LastModified = []byte(doc), old.Version+1, tx.now
+		_, err = tx.ExecContext(ctx, `UPDATE users
+			SET external_id = ?, user_name = ?, display_name = ?, active = ?, doc = ?, version = ?, last_modified = ?
+			WHERE directory_id = ? AND id = ?`,
+			u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, u.Version, formatTime(u.LastModified),
+			u.DirectoryID, u.ID)
+		if err := userWriteError(err, u); err != nil {
+			return store.User{}, err
+		}
+		return u, nil
+	})
 }
 
 // DeleteUser removes the user; its memberships go by cascade.
 func (db *DB) DeleteUser(ctx context.Context, directoryID, id string, version int64) error {
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := checkVersion(ctx, tx, "user", directoryID, id, version); err != nil {
-		return err
-	}
-	// The user's groups lose a member, so their versions (ETags) move too.
-	if _, err := tx.ExecContext(ctx, `UPDATE groups SET version = version + 1, last_modified = ?
-		WHERE directory_id = ? AND id IN (SELECT group_id FROM group_members WHERE directory_id = ? AND user_id = ?)`,
-		formatTime(tx.now), directoryID, directoryID, id); err != nil {
-		return wrap("delete user", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE directory_id = ? AND id = ?`, directoryID, id); err != nil {
-		return wrap("delete user", err)
-	}
-	return tx.commit()
+	return db.write(ctx, func(ctx context.Context, tx *tx) error {
+		if err := checkVersion(ctx, tx, "user", directoryID, id, version); err != nil {
+			return err
+		}
+		// The user's groups lose a member, so their versions (ETags) move too.
+		if _, err := tx.ExecContext(ctx, `UPDATE groups SET version = version + 1, last_modified = ?
+			WHERE directory_id = ? AND id IN (SELECT group_id FROM group_members WHERE directory_id = ? AND user_id = ?)`,
+			formatTime(tx.now), directoryID, directoryID, id); err != nil {
+			return wrap("delete user", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE directory_id = ? AND id = ?`, directoryID, id); err != nil {
+			return wrap("delete user", err)
+		}
+		return nil
+	})
 }
 
 // checkVersion returns ErrNotFound if the user or group (kind) is missing
