@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -120,4 +121,33 @@ func BenchmarkPatchGroupAddMember(b *testing.B) {
 		}
 		s.call(b, "PATCH", "/Groups/"+gid.ID, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"`+op+`","path":"members","value":[{"$ref":null,"value":"`+ids[i%len(ids)]+`"}]}]}`, http.StatusNoContent)
 	}
+}
+
+// BenchmarkCreateUserLoopback is BenchmarkCreateUser over real HTTP on
+// loopback: 8 keep-alive clients, as Entra's provisioning workers would.
+func BenchmarkCreateUserLoopback(b *testing.B) {
+	s := newBenchServer(b)
+	srv := httptest.NewServer(s.h)
+	b.Cleanup(srv.Close)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	var n atomic.Int64
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", srv.URL+s.base+"/Users", strings.NewReader(entraUser(n.Add(1))))
+			req.Header.Set("Authorization", s.token)
+			req.Header.Set("Content-Type", "application/scim+json")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
 }

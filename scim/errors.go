@@ -84,6 +84,8 @@ func (s *Server) toSCIMError(r *http.Request, err error) *Error {
 		return errorf(http.StatusConflict, "uniqueness", "%s", sentinelDetail(err, store.ErrConflict))
 	case errors.Is(err, store.ErrPrecondition):
 		return errorf(http.StatusPreconditionFailed, "", "the resource has changed: If-Match does not match its current version (meta.version); read it again and retry")
+	case errors.Is(err, store.ErrInvalidFilter):
+		return errorf(http.StatusBadRequest, "invalidFilter", "%s", sentinelDetail(err, store.ErrInvalidFilter))
 	case errors.Is(err, store.ErrInvalidMember):
 		return invalidValue("%s", sentinelDetail(err, store.ErrInvalidMember))
 	}

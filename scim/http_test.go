@@ -43,6 +43,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown filter attribute", "GET", "/Users?filter=" + q(`nickname eq "x" and foo eq "y"`), "", 400, "invalidFilter", `unknown attribute "foo"`},
 		{"malformed filter", "GET", "/Users?filter=" + q(`userName eq`), "", 400, "invalidFilter", "expected a value"},
 		{"filter with a bad operator", "GET", "/Users?filter=" + q(`userName like "x"`), "", 400, "invalidFilter", `unknown operator "like"`},
+		{"filter the store cannot run", "GET", "/Groups?filter=" + q(`members.$ref eq "x"`), "", 400, "invalidFilter", "members.$ref is not filterable"},
 		{"bad count", "GET", "/Users?count=ten", "", 400, "invalidValue", `count must be an integer, got "ten"`},
 		{"PATCH bad path", "PATCH", "/Users/" + id, patchBody(`[{"op":"replace","path":"emails[type eq \"work\"","value":"x"}]`), 400, "invalidPath", `path "emails[type eq \"work\""`},
 		{"PATCH unknown attribute", "PATCH", "/Users/" + id, patchBody(`[{"op":"replace","path":"favouriteColour","value":"x"}]`), 400, "invalidPath", `no attribute "favouriteColour"`},

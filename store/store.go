@@ -27,6 +27,10 @@ var (
 	// ErrInvalidMember: a group member id does not name a user of the
 	// same directory.
 	ErrInvalidMember = errors.New("invalid member")
+	// ErrInvalidFilter: the backend cannot run a filter (an attribute it
+	// cannot filter on, or a filter beyond its limits). The message after
+	// the sentinel is safe to show to clients.
+	ErrInvalidFilter = errors.New("invalid filter")
 )
 
 // Directory is one customer's independent SCIM tenant.

@@ -75,10 +75,10 @@ func compileFilter(t *table, f store.Filter) (string, []any, error) {
 	}
 	c := &compiler{t: t}
 	if err := c.filter(f, top); err != nil {
-		return "", nil, fmt.Errorf("sqlite: filter: %w", err)
+		return "", nil, fmt.Errorf("%w: %w", store.ErrInvalidFilter, err)
 	}
 	if len(c.args) > maxArgs {
-		return "", nil, errors.New("sqlite: filter: too many terms")
+		return "", nil, fmt.Errorf("%w: too many terms", store.ErrInvalidFilter)
 	}
 	return c.sql.String(), c.args, nil
 }
