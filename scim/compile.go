@@ -12,13 +12,38 @@ import (
 // the schema and every operand must suit its type; failures are
 // *filterError (400 invalidFilter) naming the offending part.
 func compileFilter(def *resourceDef, e expr) (store.Filter, error) {
+	return compileLogic(e, func(e expr) (store.Filter, error) {
+		switch e := e.(type) {
+		case *valuePathExpr:
+			a, err := resolveFilterAttr(def, e.path)
+			if err != nil {
+				return nil, err
+			}
+			if !a.multi || a.typ != "complex" || e.path.sub != "" {
+				return nil, filterErrorf("%s is not a multi-valued complex attribute, so it takes no [filter]", e.path)
+			}
+			inner, err := compileElementFilter(a, e.filter)
+			if err != nil {
+				return nil, err
+			}
+			return store.ValuePath{Attr: store.Attr{Schema: a.schemaURN, Name: a.name}, Filter: inner}, nil
+		case *compareExpr:
+			return compileCompare(def, e)
+		}
+		return nil, filterErrorf("unsupported filter expression")
+	})
+}
+
+// compileLogic compiles and, or and not, and hands every other node to
+// leaf.
+func compileLogic(e expr, leaf func(expr) (store.Filter, error)) (store.Filter, error) {
 	switch e := e.(type) {
 	case *logicalExpr:
-		l, err := compileFilter(def, e.left)
+		l, err := compileLogic(e.left, leaf)
 		if err != nil {
 			return nil, err
 		}
-		r, err := compileFilter(def, e.right)
+		r, err := compileLogic(e.right, leaf)
 		if err != nil {
 			return nil, err
 		}
@@ -27,28 +52,13 @@ func compileFilter(def *resourceDef, e expr) (store.Filter, error) {
 		}
 		return store.Or{Left: l, Right: r}, nil
 	case *notExpr:
-		x, err := compileFilter(def, e.x)
+		x, err := compileLogic(e.x, leaf)
 		if err != nil {
 			return nil, err
 		}
 		return store.Not{Filter: x}, nil
-	case *valuePathExpr:
-		a, err := resolveFilterAttr(def, e.path)
-		if err != nil {
-			return nil, err
-		}
-		if !a.multi || a.typ != "complex" || e.path.sub != "" {
-			return nil, filterErrorf("%s is not a multi-valued complex attribute, so it takes no [filter]", e.path)
-		}
-		inner, err := compileElementFilter(a, e.filter)
-		if err != nil {
-			return nil, err
-		}
-		return store.ValuePath{Attr: store.Attr{Schema: a.schemaURN, Name: a.name}, Filter: inner}, nil
-	case *compareExpr:
-		return compileCompare(def, e)
 	}
-	return nil, filterErrorf("unsupported filter expression")
+	return leaf(e)
 }
 
 func compileCompare(def *resourceDef, e *compareExpr) (store.Filter, error) {
@@ -99,37 +109,20 @@ func compileCompare(def *resourceDef, e *compareExpr) (store.Filter, error) {
 // compileElementFilter compiles the filter inside attr[...], whose paths
 // name sub-attributes of the element.
 func compileElementFilter(parent *attrDef, e expr) (store.Filter, error) {
-	switch e := e.(type) {
-	case *logicalExpr:
-		l, err := compileElementFilter(parent, e.left)
-		if err != nil {
-			return nil, err
+	return compileLogic(e, func(e expr) (store.Filter, error) {
+		c, ok := e.(*compareExpr)
+		if !ok {
+			return nil, filterErrorf("value filters cannot be nested inside %s[...]", parent.name)
 		}
-		r, err := compileElementFilter(parent, e.right)
-		if err != nil {
-			return nil, err
+		if c.path.uri != "" || c.path.sub != "" {
+			return nil, filterErrorf("%q inside %s[...] must be a sub-attribute name", c.path, parent.name)
 		}
-		if e.op == "and" {
-			return store.And{Left: l, Right: r}, nil
-		}
-		return store.Or{Left: l, Right: r}, nil
-	case *notExpr:
-		x, err := compileElementFilter(parent, e.x)
-		if err != nil {
-			return nil, err
-		}
-		return store.Not{Filter: x}, nil
-	case *compareExpr:
-		if e.path.uri != "" || e.path.sub != "" {
-			return nil, filterErrorf("%q inside %s[...] must be a sub-attribute name", e.path, parent.name)
-		}
-		sd := parent.sub(e.path.name)
+		sd := parent.sub(c.path.name)
 		if sd == nil {
-			return nil, filterErrorf("%s has no sub-attribute %q", parent.name, e.path.name)
+			return nil, filterErrorf("%s has no sub-attribute %q", parent.name, c.path.name)
 		}
-		return compileLeaf(store.Attr{Sub: sd.name}, sd, e)
-	}
-	return nil, filterErrorf("value filters cannot be nested inside %s[...]", parent.name)
+		return compileLeaf(store.Attr{Sub: sd.name}, sd, c)
+	})
 }
 
 func resolveFilterAttr(def *resourceDef, p pathExpr) (*attrDef, error) {

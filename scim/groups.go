@@ -11,14 +11,8 @@ import (
 )
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
-	body, e := s.readBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	doc, e := validateResource(groupDef, body)
-	if e != nil {
-		writeError(w, e)
+	doc, ok := s.readResource(w, r, groupDef)
+	if !ok {
 		return
 	}
 	members := takeMembers(doc)
@@ -64,9 +58,14 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.toSCIMError(r, err))
 		return
 	}
+	s.writeGroup(w, r, g)
+}
+
+// writeGroup answers 200 with g, its members loaded unless projected away.
+func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, g store.Group) {
 	proj := parseProjection(groupDef, r.URL.Query())
 	items := []resource{groupResource(g)}
-	if err := s.loadMembers(r, dir, items, proj); err != nil {
+	if err := s.loadMembers(r, g.DirectoryID, items, proj); err != nil {
 		writeError(w, s.toSCIMError(r, err))
 		return
 	}
@@ -119,14 +118,8 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
-	body, e := s.readBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	doc, e := validateResource(groupDef, body)
-	if e != nil {
-		writeError(w, e)
+	doc, ok := s.readResource(w, r, groupDef)
+	if !ok {
 		return
 	}
 	members := takeMembers(doc)
@@ -147,26 +140,14 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.toSCIMError(r, err))
 		return
 	}
-	proj := parseProjection(groupDef, r.URL.Query())
-	items := []resource{groupResource(g)}
-	if err := s.loadMembers(r, dir, items, proj); err != nil {
-		writeError(w, s.toSCIMError(r, err))
-		return
-	}
-	writeResource(w, http.StatusOK, groupDef, s.baseURL(r), items[0], proj)
+	s.writeGroup(w, r, g)
 }
 
 // patchGroup answers 204 as Entra expects; member changes never load or
 // rewrite the member list.
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
-	body, e := s.readBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	ops, e := parsePatchBody(body)
-	if e != nil {
-		writeError(w, e)
+	ops, ok := s.readPatch(w, r)
+	if !ok {
 		return
 	}
 	ifMatch := r.Header.Get("If-Match")

@@ -171,6 +171,34 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Erro
 	return body, nil
 }
 
+// readResource reads and validates a POST or PUT body, answering the
+// client itself when it cannot.
+func (s *Server) readResource(w http.ResponseWriter, r *http.Request, def *resourceDef) (map[string]any, bool) {
+	body, e := s.readBody(w, r)
+	if e == nil {
+		var doc map[string]any
+		if doc, e = validateResource(def, body); e == nil {
+			return doc, true
+		}
+	}
+	writeError(w, e)
+	return nil, false
+}
+
+// readPatch reads a PATCH body's operations, answering the client itself
+// when it cannot.
+func (s *Server) readPatch(w http.ResponseWriter, r *http.Request) ([]patchOp, bool) {
+	body, e := s.readBody(w, r)
+	if e == nil {
+		var ops []patchOp
+		if ops, e = parsePatchBody(body); e == nil {
+			return ops, true
+		}
+	}
+	writeError(w, e)
+	return nil, false
+}
+
 func (s *Server) baseURL(r *http.Request) string {
 	return BaseURL(s.cfg.PublicURL, directoryFrom(r.Context()).ID)
 }

@@ -18,14 +18,8 @@ import (
 var errUnchanged = errors.New("unchanged")
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	body, e := s.readBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	doc, e := validateResource(userDef, body)
-	if e != nil {
-		writeError(w, e)
+	doc, ok := s.readResource(w, r, userDef)
+	if !ok {
 		return
 	}
 	u := userFromDoc(store.User{DirectoryID: directoryFrom(r.Context()).ID, ID: uuid.NewString()}, doc)
@@ -78,28 +72,16 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
-	body, e := s.readBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	doc, e := validateResource(userDef, body)
-	if e != nil {
-		writeError(w, e)
+	doc, ok := s.readResource(w, r, userDef)
+	if !ok {
 		return
 	}
 	s.updateUser(w, r, func(store.User) (map[string]any, *Error) { return doc, nil })
 }
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
-	body, e := s.readBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	ops, e := parsePatchBody(body)
-	if e != nil {
-		writeError(w, e)
+	ops, ok := s.readPatch(w, r)
+	if !ok {
 		return
 	}
 	s.updateUser(w, r, func(old store.User) (map[string]any, *Error) {
