@@ -39,8 +39,11 @@ type Directory struct {
 	Name string
 	// SCIMTokenHash is HashToken of the directory's SCIM bearer token.
 	SCIMTokenHash []byte
-	Created       time.Time
-	Updated       time.Time
+	// Mapping is the directory's mapping rules document (JSON, owned by
+	// the mapping package); nil means the defaults.
+	Mapping []byte
+	Created time.Time
+	Updated time.Time
 }
 
 // User is a SCIM user as stored. Doc holds every SCIM attribute exactly as
@@ -48,16 +51,85 @@ type Directory struct {
 // names), without id, schemas and meta. The other fields are derived from
 // Doc so that backends can index and filter them.
 type User struct {
-	DirectoryID  string
-	ID           string
-	ExternalID   string
-	UserName     string
-	DisplayName  string
-	Active       bool
-	Doc          []byte // JSON object
-	Version      int64  // starts at 1, bumped by every write
+	DirectoryID string
+	ID          string
+	ExternalID  string
+	UserName    string
+	DisplayName string
+	Active      bool
+	Doc         []byte // JSON object
+	// Contact is the directory contact the mapping layer derived from Doc;
+	// the lookup API reads it.
+	Contact      Contact
+	Version      int64 // starts at 1, bumped by every write
 	Created      time.Time
 	LastModified time.Time
+}
+
+// Contact is what a CX client sees of a user: normalised, derived from
+// the SCIM document by the directory's mapping rules.
+type Contact struct {
+	Login       string         `json:"login,omitempty"`    // from userName by default
+	ObjectID    string         `json:"objectId,omitempty"` // Entra object id, from externalId by default
+	DisplayName string         `json:"displayName,omitempty"`
+	GivenName   string         `json:"givenName,omitempty"`
+	FamilyName  string         `json:"familyName,omitempty"`
+	Email       string         `json:"email,omitempty"`
+	Title       string         `json:"title,omitempty"`
+	Department  string         `json:"department,omitempty"`
+	Phones      []Phone        `json:"phones,omitempty"`
+	Custom      map[string]any `json:"custom,omitempty"` // custom field name → string, float64, bool or date string
+}
+
+// Phone is one phone number of a contact: the value as the SCIM client
+// sent it and its E.164 form, which lookups match on.
+type Phone struct {
+	Type  string `json:"type,omitempty"`
+	Value string `json:"value"`
+	E164  string `json:"e164"`
+}
+
+// SyncEvent is one entry of a directory's sync log: every SCIM write,
+// accepted or refused, leaves one.
+type SyncEvent struct {
+	DirectoryID  string
+	ID           int64     // assigned by the store, increasing
+	Time         time.Time // assigned by the store (the write's transaction time)
+	Operation    string    // SyncCreate, SyncUpdate, ...
+	ResourceType string    // "User" or "Group"
+	ResourceID   string    // empty when a create was refused
+	Identity     string    // userName or email (users), displayName (groups)
+	New          bool      // the write targeted a new resource (a create)
+	Failed       bool
+	Result       string // what happened, or why it was refused
+}
+
+// Sync log operations.
+const (
+	SyncCreate         = "create"
+	SyncUpdate         = "update"
+	SyncDisable        = "disable"
+	SyncEnable         = "enable"
+	SyncDelete         = "delete"
+	SyncMembersAdded   = "members added"
+	SyncMembersRemoved = "members removed"
+)
+
+// SyncQuery selects sync events, newest first.
+type SyncQuery struct {
+	Since, Until time.Time // inclusive bounds; zero means unbounded
+	Failed       *bool     // nil: both
+	ResourceType string    // "" for both
+	Before       int64     // cursor: only events with ID < Before; 0 for the newest
+	Limit        int
+}
+
+// SyncCount is the number of events of one kind in a summary.
+type SyncCount struct {
+	Operation    string
+	ResourceType string
+	Failed       bool
+	Count        int
 }
 
 // Group is a SCIM group without its members: members live in their own
@@ -96,6 +168,9 @@ type GroupChange struct {
 	Group *Group
 	// Members are applied in order after Group.
 	Members []MemberOp
+	// Event, when its Operation is set, is recorded in the same
+	// transaction.
+	Event SyncEvent
 }
 
 // Query selects a page of users or groups.
@@ -135,24 +210,41 @@ type Store interface {
 
 	// CreateUser stores u; the caller sets DirectoryID, ID and the
 	// attributes. ErrConflict if userName is taken in the directory.
-	CreateUser(ctx context.Context, u User) (User, error)
+	//
+	// Write methods take the sync event that describes them and record it
+	// in the same transaction; an event with an empty Operation is not
+	// recorded.
+	CreateUser(ctx context.Context, u User, ev SyncEvent) (User, error)
 	GetUser(ctx context.Context, directoryID, id string) (User, error)
-	UpdateUser(ctx context.Context, directoryID, id string, fn func(User) (User, error)) (User, error)
+	UpdateUser(ctx context.Context, directoryID, id string, fn func(User) (User, SyncEvent, error)) (User, error)
 	// DeleteUser removes the user and its group memberships. A non-zero
 	// version must match the stored one (ErrPrecondition otherwise).
-	DeleteUser(ctx context.Context, directoryID, id string, version int64) error
+	DeleteUser(ctx context.Context, directoryID, id string, version int64, ev SyncEvent) error
 	// ListUsers returns a page ordered by (Created, ID) and the total
 	// number of matches.
 	ListUsers(ctx context.Context, directoryID string, q Query) ([]User, int, error)
 
 	// CreateGroup stores g and its initial members (ErrInvalidMember if
 	// one is not a user of the directory, ErrConflict on displayName).
-	CreateGroup(ctx context.Context, g Group, members []string) (Group, error)
+	CreateGroup(ctx context.Context, g Group, members []string, ev SyncEvent) (Group, error)
 	GetGroup(ctx context.Context, directoryID, id string) (Group, error)
 	// GroupMembers returns the user ids of the given groups' members,
 	// keyed by group id, each list in a stable order.
 	GroupMembers(ctx context.Context, directoryID string, groupIDs []string) (map[string][]string, error)
 	UpdateGroup(ctx context.Context, directoryID, id string, fn func(Group) (GroupChange, error)) (Group, error)
-	DeleteGroup(ctx context.Context, directoryID, id string, version int64) error
+	DeleteGroup(ctx context.Context, directoryID, id string, version int64, ev SyncEvent) error
 	ListGroups(ctx context.Context, directoryID string, q Query) ([]Group, int, error)
+
+	// RecordSyncEvent records an event on its own: a refused write stores
+	// nothing else.
+	RecordSyncEvent(ctx context.Context, ev SyncEvent) error
+	// ListSyncEvents returns up to q.Limit of the directory's events
+	// matching q, newest first.
+	ListSyncEvents(ctx context.Context, directoryID string, q SyncQuery) ([]SyncEvent, error)
+	// SyncSummary counts the directory's events since a time by
+	// operation, resource type and outcome.
+	SyncSummary(ctx context.Context, directoryID string, since time.Time) ([]SyncCount, error)
+	// PruneSyncEvents deletes every directory's events older than before
+	// and returns how many it deleted.
+	PruneSyncEvents(ctx context.Context, before time.Time) (int64, error)
 }

@@ -60,7 +60,7 @@ func BenchmarkCreateUser(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := db.CreateUser(ctx, benchUser(i)); err != nil {
+		if _, err := db.CreateUser(ctx, benchUser(i), store.SyncEvent{}); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -93,7 +93,7 @@ func BenchmarkUpdateGroupAddMember(b *testing.B) {
 	const batch = 10000
 	db := newBenchDB(b)
 	ctx := b.Context()
-	if _, err := db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: "g", DisplayName: "Everyone"}, nil); err != nil {
+	if _, err := db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: "g", DisplayName: "Everyone"}, nil, store.SyncEvent{}); err != nil {
 		b.Fatal(err)
 	}
 	seeded := 0

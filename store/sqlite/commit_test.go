@@ -22,7 +22,7 @@ func TestGroupCommit(t *testing.T) {
 	if _, err := db.CreateDirectory(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateUser(ctx, store.User{DirectoryID: "d1", ID: "taken", UserName: "taken@x", Doc: []byte(`{}`)}); err != nil {
+	if _, err := db.CreateUser(ctx, store.User{DirectoryID: "d1", ID: "taken", UserName: "taken@x", Doc: []byte(`{}`)}, store.SyncEvent{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -49,7 +49,7 @@ func TestGroupCommit(t *testing.T) {
 			if i%4 == 0 {
 				name = "TAKEN@x" // conflicts, case-insensitively
 			}
-			_, errs[i] = db.CreateUser(ctx, store.User{DirectoryID: "d1", ID: fmt.Sprint("u", i), UserName: name, Doc: []byte(`{}`)})
+			_, errs[i] = db.CreateUser(ctx, store.User{DirectoryID: "d1", ID: fmt.Sprint("u", i), UserName: name, Doc: []byte(`{}`)}, store.SyncEvent{})
 		}()
 	}
 	time.Sleep(100 * time.Millisecond) // let the writers queue behind the held write

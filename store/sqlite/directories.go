@@ -9,15 +9,15 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-const directoryColumns = `id, name, scim_token_hash, created, updated`
+const directoryColumns = `id, name, scim_token_hash, mapping, created, updated`
 
 // CreateDirectory stores d with the transaction's time as Created and
 // Updated.
 func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Directory, error) {
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		d.Created, d.Updated = tx.now, tx.now
-		_, err := tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			d.ID, d.Name, d.SCIMTokenHash, formatTime(d.Created), formatTime(d.Updated))
+		_, err := tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Name, d.SCIMTokenHash, nullText(d.Mapping), formatTime(d.Created), formatTime(d.Updated))
 		if isPrimaryKey(err) {
 			return store.Directory{}, fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 		}
@@ -77,8 +77,8 @@ func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Dire
 			return store.Directory{}, err
 		}
 		d.ID, d.Created, d.Updated = old.ID, old.Created, tx.now
-		if _, err := tx.ExecContext(ctx, `UPDATE directories SET name = ?, scim_token_hash = ?, updated = ? WHERE id = ?`,
-			d.Name, d.SCIMTokenHash, formatTime(d.Updated), d.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE directories SET name = ?, scim_token_hash = ?, mapping = ?, updated = ? WHERE id = ?`,
+			d.Name, d.SCIMTokenHash, nullText(d.Mapping), formatTime(d.Updated), d.ID); err != nil {
 			return store.Directory{}, wrap("update directory", err)
 		}
 		return d, nil
@@ -105,11 +105,15 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 func scanDirectory(row interface{ Scan(...any) error }) (store.Directory, error) {
 	var d store.Directory
 	var created, updated string
-	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &created, &updated); err != nil {
+	var mapping sql.NullString
+	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &mapping, &created, &updated); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return d, err
 		}
 		return d, wrap("scan directory", err)
+	}
+	if mapping.Valid {
+		d.Mapping = []byte(mapping.String)
 	}
 	var err1, err2 error
 	d.Created, err1 = parseTime(created)

@@ -78,10 +78,10 @@ func seedOddDocs(tb testing.TB, db *DB) {
 		`{"emails":[],"name":{},"title":"","members":[{"value":"u1"}]}`,
 	} {
 		id := string(rune('a' + i))
-		if _, err := db.CreateUser(ctx, store.User{DirectoryID: "d", ID: id, UserName: id, Doc: []byte(doc)}); err != nil {
+		if _, err := db.CreateUser(ctx, store.User{DirectoryID: "d", ID: id, UserName: id, Doc: []byte(doc)}, store.SyncEvent{}); err != nil {
 			tb.Fatalf("seed user %s: %v", doc, err)
 		}
-		if _, err := db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: id, DisplayName: id, Doc: []byte(doc)}, []string{"a", id}); err != nil {
+		if _, err := db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: id, DisplayName: id, Doc: []byte(doc)}, []string{"a", id}, store.SyncEvent{}); err != nil {
 			tb.Fatalf("seed group %s: %v", doc, err)
 		}
 	}

@@ -78,7 +78,7 @@ func TestCompileFilterLimits(t *testing.T) {
 	db.CreateDirectory(ctx, store.Directory{ID: "d", Name: "d"})
 	long := strings.Repeat("ab%_", 20000) // 80000 bytes
 	if _, err := db.CreateUser(ctx, store.User{DirectoryID: "d", ID: "u", UserName: "x" + long + "y",
-		Doc: []byte(`{"title":"` + long + `"}`)}); err != nil {
+		Doc: []byte(`{"title":"` + long + `"}`)}, store.SyncEvent{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -113,11 +113,11 @@ func TestMemberSubAttributes(t *testing.T) {
 	ctx := t.Context()
 	db := newTestDB(t, Options{})
 	db.CreateDirectory(ctx, store.Directory{ID: "d", Name: "d"})
-	db.CreateUser(ctx, store.User{DirectoryID: "d", ID: "u1", UserName: "u1", DisplayName: "Alice Smith"})
-	db.CreateUser(ctx, store.User{DirectoryID: "d", ID: "u2", UserName: "u2"})
-	db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: "g1", DisplayName: "g1"}, []string{"u1"})
-	db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: "g2", DisplayName: "g2"}, []string{"u2"})
-	db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: "g3", DisplayName: "g3"}, nil)
+	db.CreateUser(ctx, store.User{DirectoryID: "d", ID: "u1", UserName: "u1", DisplayName: "Alice Smith"}, store.SyncEvent{})
+	db.CreateUser(ctx, store.User{DirectoryID: "d", ID: "u2", UserName: "u2"}, store.SyncEvent{})
+	db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: "g1", DisplayName: "g1"}, []string{"u1"}, store.SyncEvent{})
+	db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: "g2", DisplayName: "g2"}, []string{"u2"}, store.SyncEvent{})
+	db.CreateGroup(ctx, store.Group{DirectoryID: "d", ID: "g3", DisplayName: "g3"}, nil, store.SyncEvent{})
 	members := func(f store.Filter) store.Filter {
 		return store.ValuePath{Attr: store.Attr{Name: "members"}, Filter: f}
 	}

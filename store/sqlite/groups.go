@@ -12,7 +12,7 @@ import (
 const groupColumns = `directory_id, id, external_id, display_name, doc, version, created, last_modified`
 
 // CreateGroup stores g at version 1 together with its initial members.
-func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string) (store.Group, error) {
+func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, ev store.SyncEvent) (store.Group, error) {
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Group, error) {
 		doc, err := docText(g.Doc)
 		if err != nil {
@@ -28,7 +28,8 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string) 
 		if err := addMembers(ctx, tx, g.DirectoryID, g.ID, members); err != nil {
 			return store.Group{}, err
 		}
-		return g, nil
+		ev.ResourceID = g.ID
+		return g, insertEvent(ctx, tx, g.DirectoryID, ev)
 	})
 }
 
@@ -147,7 +148,8 @@ func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(s
 				return store.Group{}, err
 			}
 		}
-		return g, nil
+		change.Event.ResourceID = g.ID
+		return g, insertEvent(ctx, tx, directoryID, change.Event)
 	})
 }
 
@@ -223,7 +225,7 @@ func removeMembers(ctx context.Context, tx *tx, directoryID, groupID string, use
 }
 
 // DeleteGroup removes the group; its memberships go by cascade.
-func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version int64) error {
+func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version int64, ev store.SyncEvent) error {
 	return db.write(ctx, func(ctx context.Context, tx *tx) error {
 		if err := checkVersion(ctx, tx, "group", directoryID, id, version); err != nil {
 			return err
@@ -231,7 +233,8 @@ func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version i
 		if _, err := tx.ExecContext(ctx, `DELETE FROM groups WHERE directory_id = ? AND id = ?`, directoryID, id); err != nil {
 			return wrap("delete group", err)
 		}
-		return nil
+		ev.ResourceID = id
+		return insertEvent(ctx, tx, directoryID, ev)
 	})
 }
 

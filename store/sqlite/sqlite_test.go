@@ -166,18 +166,18 @@ func TestErrorsDoNotLeak(t *testing.T) {
 	ctx := t.Context()
 	db := newTestDB(t, Options{})
 	d, _ := db.CreateDirectory(ctx, store.Directory{ID: "d1", Name: "d"})
-	u, _ := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u1", UserName: "taken@example.com"})
-	g, _ := db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "g1", DisplayName: "Taken"}, nil)
+	u, _ := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u1", UserName: "taken@example.com"}, store.SyncEvent{})
+	g, _ := db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "g1", DisplayName: "Taken"}, nil, store.SyncEvent{})
 
 	errs := map[string]error{}
 	_, errs["duplicate directory"] = db.CreateDirectory(ctx, store.Directory{ID: d.ID})
-	_, errs["duplicate userName"] = db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u2", UserName: "TAKEN@example.com"})
-	_, errs["duplicate user id"] = db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: u.ID, UserName: "other"})
-	_, errs["user in missing directory"] = db.CreateUser(ctx, store.User{DirectoryID: "nope", ID: "u3", UserName: "x"})
-	_, errs["duplicate displayName"] = db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "g2", DisplayName: "taken"}, nil)
-	_, errs["duplicate group id"] = db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: g.ID, DisplayName: "Other"}, nil)
-	_, errs["invalid member"] = db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "g3", DisplayName: "New"}, []string{"ghost-42"})
-	errs["stale version"] = db.DeleteUser(ctx, d.ID, u.ID, 7)
+	_, errs["duplicate userName"] = db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u2", UserName: "TAKEN@example.com"}, store.SyncEvent{})
+	_, errs["duplicate user id"] = db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: u.ID, UserName: "other"}, store.SyncEvent{})
+	_, errs["user in missing directory"] = db.CreateUser(ctx, store.User{DirectoryID: "nope", ID: "u3", UserName: "x"}, store.SyncEvent{})
+	_, errs["duplicate displayName"] = db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "g2", DisplayName: "taken"}, nil, store.SyncEvent{})
+	_, errs["duplicate group id"] = db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: g.ID, DisplayName: "Other"}, nil, store.SyncEvent{})
+	_, errs["invalid member"] = db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "g3", DisplayName: "New"}, []string{"ghost-42"}, store.SyncEvent{})
+	errs["stale version"] = db.DeleteUser(ctx, d.ID, u.ID, 7, store.SyncEvent{})
 	_, errs["missing user"] = db.GetUser(ctx, d.ID, "ghost")
 
 	for name, err := range errs {
@@ -207,7 +207,7 @@ func TestTimesExact(t *testing.T) {
 	at := time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.FixedZone("UTC-07:00", -7*3600))
 	db := newTestDB(t, Options{Now: func() time.Time { return at }})
 	d, _ := db.CreateDirectory(ctx, store.Directory{ID: "d", Name: "d"})
-	u, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u"})
+	u, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u"}, store.SyncEvent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestOrderTieBreak(t *testing.T) {
 	db := newTestDB(t, Options{Now: storetest.NewClock(storetest.Epoch, 0).Now})
 	d, _ := db.CreateDirectory(ctx, store.Directory{ID: "d", Name: "d"})
 	for _, id := range []string{"c", "a", "d", "b"} {
-		if _, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: id, UserName: id}); err != nil {
+		if _, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: id, UserName: id}, store.SyncEvent{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -256,10 +256,10 @@ func TestDeleteUserMovesGroupVersions(t *testing.T) {
 	ctx := t.Context()
 	db := newTestDB(t, Options{})
 	d, _ := db.CreateDirectory(ctx, store.Directory{ID: "d", Name: "d"})
-	u, _ := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u"})
-	in, _ := db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "in", DisplayName: "in"}, []string{u.ID})
-	out, _ := db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "out", DisplayName: "out"}, nil)
-	if err := db.DeleteUser(ctx, d.ID, u.ID, 0); err != nil {
+	u, _ := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u"}, store.SyncEvent{})
+	in, _ := db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "in", DisplayName: "in"}, []string{u.ID}, store.SyncEvent{})
+	out, _ := db.CreateGroup(ctx, store.Group{DirectoryID: d.ID, ID: "out", DisplayName: "out"}, nil, store.SyncEvent{})
+	if err := db.DeleteUser(ctx, d.ID, u.ID, 0, store.SyncEvent{}); err != nil {
 		t.Fatal(err)
 	}
 	if g, _ := db.GetGroup(ctx, d.ID, in.ID); g.Version != 2 || !g.LastModified.After(in.LastModified) {
@@ -275,15 +275,15 @@ func TestBadDoc(t *testing.T) {
 	db := newTestDB(t, Options{})
 	d, _ := db.CreateDirectory(ctx, store.Directory{ID: "d", Name: "d"})
 	for _, doc := range []string{`[1]`, `"x"`, `{"a":`, `{} {}`} {
-		if _, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u", Doc: []byte(doc)}); err == nil {
+		if _, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u", Doc: []byte(doc)}, store.SyncEvent{}); err == nil {
 			t.Errorf("CreateUser(doc %s) succeeded", doc)
 		}
 	}
 	deep := strings.Repeat(`{"a":`, 1500) + "1" + strings.Repeat("}", 1500) // valid for Go, too deep for SQLite
-	if _, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u", Doc: []byte(deep)}); err == nil {
+	if _, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u", Doc: []byte(deep)}, store.SyncEvent{}); err == nil {
 		t.Error("CreateUser(too deep a doc) succeeded")
 	}
-	u, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u"})
+	u, err := db.CreateUser(ctx, store.User{DirectoryID: d.ID, ID: "u", UserName: "u"}, store.SyncEvent{})
 	if err != nil || string(u.Doc) != "{}" {
 		t.Errorf("CreateUser(no doc) = %s, %v; want {}", u.Doc, err)
 	}

@@ -11,12 +11,17 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-const userColumns = `directory_id, id, external_id, user_name, display_name, active, doc, version, created, last_modified`
+const userColumns = `directory_id, id, external_id, user_name, display_name, active, doc, contact, version, created, last_modified`
 
 // CreateUser stores u at version 1 with the transaction's time.
-func (db *DB) CreateUser(ctx context.Context, u store.User) (store.User, error) {
+func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) (store.User, error) {
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.User, error) {
-		return insertUser(ctx, tx, u)
+		u, err := insertUser(ctx, tx, u)
+		if err != nil {
+			return store.User{}, err
+		}
+		ev.ResourceID = u.ID
+		return u, insertEvent(ctx, tx, u.DirectoryID, ev)
 	})
 }
 
@@ -25,11 +30,33 @@ func insertUser(ctx context.Context, tx *tx, u store.User) (store.User, error) {
 	if err != nil {
 		return store.User{}, err
 	}
+	contact, err := json.Marshal(u.Contact)
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlite: encode contact: %w", err)
+	}
 	u.Doc, u.Version, u.Created, u.LastModified = []byte(doc), 1, tx.now, tx.now
-	_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.DirectoryID, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, u.Version,
+	_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.DirectoryID, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, string(contact), u.Version,
 		formatTime(u.Created), formatTime(u.LastModified))
-	return u, userWriteError(err, u)
+	if err := userWriteError(err, u); err != nil {
+		return store.User{}, err
+	}
+	return u, insertPhones(ctx, tx, u)
+}
+
+// insertPhones indexes the contact's phone numbers by E.164 for
+// caller-ID lookups.
+func insertPhones(ctx context.Context, tx *tx, u store.User) error {
+	for _, p := range u.Contact.Phones {
+		if p.E164 == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_phones (directory_id, user_id, e164, type) VALUES (?, ?, ?, ?)`,
+			u.DirectoryID, u.ID, p.E164, p.Type); err != nil {
+			return wrap("write phones", err)
+		}
+	}
+	return nil
 }
 
 // userWriteError turns a constraint violation into the sentinel it means.
@@ -65,13 +92,13 @@ func getUser(ctx context.Context, q querier, directoryID, id string) (store.User
 
 // UpdateUser loads the user, lets fn change it and writes the result with
 // the next version, all in one write transaction.
-func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(store.User) (store.User, error)) (store.User, error) {
+func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(store.User) (store.User, store.SyncEvent, error)) (store.User, error) {
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.User, error) {
 		old, err := getUser(ctx, tx, directoryID, id)
 		if err != nil {
 			return store.User{}, err
 		}
-		u, err := fn(old)
+		u, ev, err := fn(old)
 		if err != nil {
 			return store.User{}, err // unchanged: callers match their own errors
 		}
@@ -79,22 +106,33 @@ func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(st
 		if err != nil {
 			return store.User{}, err
 		}
+		contact, err := json.Marshal(u.Contact)
+		if err != nil {
+			return store.User{}, fmt.Errorf("sqlite: encode contact: %w", err)
+		}
 		u.DirectoryID, u.ID, u.Created = old.DirectoryID, old.ID, old.Created
 		u.Doc, u.Version, u.LastModified = []byte(doc), old.Version+1, tx.now
 		_, err = tx.ExecContext(ctx, `UPDATE users
-			SET external_id = ?, user_name = ?, display_name = ?, active = ?, doc = ?, version = ?, last_modified = ?
+			SET external_id = ?, user_name = ?, display_name = ?, active = ?, doc = ?, contact = ?, version = ?, last_modified = ?
 			WHERE directory_id = ? AND id = ?`,
-			u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, u.Version, formatTime(u.LastModified),
+			u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, string(contact), u.Version, formatTime(u.LastModified),
 			u.DirectoryID, u.ID)
 		if err := userWriteError(err, u); err != nil {
 			return store.User{}, err
 		}
-		return u, nil
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_phones WHERE directory_id = ? AND user_id = ?`, u.DirectoryID, u.ID); err != nil {
+			return store.User{}, wrap("write phones", err)
+		}
+		if err := insertPhones(ctx, tx, u); err != nil {
+			return store.User{}, err
+		}
+		ev.ResourceID = u.ID
+		return u, insertEvent(ctx, tx, u.DirectoryID, ev)
 	})
 }
 
 // DeleteUser removes the user; its memberships go by cascade.
-func (db *DB) DeleteUser(ctx context.Context, directoryID, id string, version int64) error {
+func (db *DB) DeleteUser(ctx context.Context, directoryID, id string, version int64, ev store.SyncEvent) error {
 	return db.write(ctx, func(ctx context.Context, tx *tx) error {
 		if err := checkVersion(ctx, tx, "user", directoryID, id, version); err != nil {
 			return err
@@ -108,7 +146,8 @@ func (db *DB) DeleteUser(ctx context.Context, directoryID, id string, version in
 		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE directory_id = ? AND id = ?`, directoryID, id); err != nil {
 			return wrap("delete user", err)
 		}
-		return nil
+		ev.ResourceID = id
+		return insertEvent(ctx, tx, directoryID, ev)
 	})
 }
 
@@ -138,17 +177,21 @@ func (db *DB) ListUsers(ctx context.Context, directoryID string, q store.Query) 
 func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var u store.User
 	var created, modified string
+	var contact []byte
 	if err := row.Scan(&u.DirectoryID, &u.ID, &u.ExternalID, &u.UserName, &u.DisplayName, &u.Active,
-		&u.Doc, &u.Version, &created, &modified); err != nil {
+		&u.Doc, &contact, &u.Version, &created, &modified); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return u, err
 		}
 		return u, wrap("scan user", err)
 	}
-	var err1, err2 error
+	var err1, err2, err3 error
 	u.Created, err1 = parseTime(created)
 	u.LastModified, err2 = parseTime(modified)
-	return u, errors.Join(err1, err2)
+	if err := json.Unmarshal(contact, &u.Contact); err != nil {
+		err3 = fmt.Errorf("sqlite: stored contact: %w", err)
+	}
+	return u, errors.Join(err1, err2, err3)
 }
 
 // errBadDoc reports a document that is not a JSON object: a bug in the

@@ -24,14 +24,14 @@ func testConcurrentUpdateUser(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			_, errs[i] = s.UpdateUser(ctx, d.ID, u.ID, func(u store.User) (store.User, error) {
+			_, errs[i] = s.UpdateUser(ctx, d.ID, u.ID, func(u store.User) (store.User, store.SyncEvent, error) {
 				var doc map[string]any
 				if err := json.Unmarshal(u.Doc, &doc); err != nil {
-					return u, err
+					return u, store.SyncEvent{}, err
 				}
 				doc["count"] = doc["count"].(float64) + 1
 				u.Doc = mustJSON(doc)
-				return u, nil
+				return u, store.SyncEvent{}, nil
 			})
 		})
 	}
@@ -97,7 +97,7 @@ func testConcurrentUserName(t *testing.T, s store.Store) {
 		if i%2 == 1 {
 			name = strings.ToUpper(name)
 		}
-		wg.Go(func() { _, errs[i] = s.CreateUser(ctx, newUser(d.ID, name, nil)) })
+		wg.Go(func() { _, errs[i] = s.CreateUser(ctx, newUser(d.ID, name, nil), store.SyncEvent{}) })
 	}
 	wg.Wait()
 	var ok, conflicts int

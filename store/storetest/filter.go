@@ -179,7 +179,7 @@ func testFilterGroups(t *testing.T, s store.Store) {
 		{"ops", "Operations", nil, []string{bob.ID}},
 		{"empty", "Empty", nil, nil},
 	} {
-		created, err := s.CreateGroup(ctx, newGroup(d.ID, g.displayName, g.attrs), g.members)
+		created, err := s.CreateGroup(ctx, newGroup(d.ID, g.displayName, g.attrs), g.members, store.SyncEvent{})
 		if err != nil {
 			t.Fatalf("CreateGroup: %v", err)
 		}

@@ -14,7 +14,7 @@ func testGroupsCRUD(t *testing.T, s store.Store) {
 	u2 := createUser(t, s, d.ID, "u2@example.com", nil)
 
 	in := newGroup(d.ID, "Engineering", map[string]any{"externalId": "ext-eng"})
-	g, err := s.CreateGroup(ctx, in, []string{u2.ID, u1.ID})
+	g, err := s.CreateGroup(ctx, in, []string{u2.ID, u1.ID}, store.SyncEvent{})
 	if err != nil {
 		t.Fatalf("CreateGroup: %v", err)
 	}
@@ -62,8 +62,8 @@ func testGroupsCRUD(t *testing.T, s store.Store) {
 	checkGroup(t, "GetGroup after update", got, want)
 	wantMembers(t, s, d.ID, g.ID, u1.ID, u2.ID) // attributes only: members stay
 
-	wantErr(t, "DeleteGroup(stale version)", s.DeleteGroup(ctx, d.ID, g.ID, 1), store.ErrPrecondition)
-	if err := s.DeleteGroup(ctx, d.ID, g.ID, 2); err != nil {
+	wantErr(t, "DeleteGroup(stale version)", s.DeleteGroup(ctx, d.ID, g.ID, 1, store.SyncEvent{}), store.ErrPrecondition)
+	if err := s.DeleteGroup(ctx, d.ID, g.ID, 2, store.SyncEvent{}); err != nil {
 		t.Fatalf("DeleteGroup: %v", err)
 	}
 	_, err = s.GetGroup(ctx, d.ID, g.ID)
@@ -84,7 +84,7 @@ func testGroupsNotFound(t *testing.T, s store.Store) {
 		return store.GroupChange{}, nil
 	})
 	wantErr(t, "UpdateGroup", err, store.ErrNotFound)
-	wantErr(t, "DeleteGroup", s.DeleteGroup(ctx, d.ID, "missing", 0), store.ErrNotFound)
+	wantErr(t, "DeleteGroup", s.DeleteGroup(ctx, d.ID, "missing", 0, store.SyncEvent{}), store.ErrNotFound)
 }
 
 func testGroupsDuplicate(t *testing.T, s store.Store) {
@@ -93,11 +93,11 @@ func testGroupsDuplicate(t *testing.T, s store.Store) {
 	eng := createGroup(t, s, a.ID, "Engineering")
 	ops := createGroup(t, s, a.ID, "Operations")
 
-	_, err := s.CreateGroup(ctx, newGroup(a.ID, "ENGINEERING", nil), nil)
+	_, err := s.CreateGroup(ctx, newGroup(a.ID, "ENGINEERING", nil), nil, store.SyncEvent{})
 	wantErr(t, "CreateGroup(same displayName, other case)", err, store.ErrConflict)
 	dup := newGroup(a.ID, "Sales", nil)
 	dup.ID = eng.ID
-	_, err = s.CreateGroup(ctx, dup, nil)
+	_, err = s.CreateGroup(ctx, dup, nil, store.SyncEvent{})
 	wantErr(t, "CreateGroup(same id)", err, store.ErrConflict)
 
 	_, err = s.UpdateGroup(ctx, a.ID, ops.ID, func(g store.Group) (store.GroupChange, error) {
@@ -165,7 +165,7 @@ func testGroupsInvalidMember(t *testing.T, s store.Store) {
 
 	for _, bad := range []string{"no-such-user", ub.ID} {
 		in := newGroup(a.ID, "New "+bad, nil)
-		_, err := s.CreateGroup(ctx, in, []string{ua.ID, bad})
+		_, err := s.CreateGroup(ctx, in, []string{ua.ID, bad}, store.SyncEvent{})
 		wantErr(t, "CreateGroup(member "+bad+")", err, store.ErrInvalidMember)
 		_, err = s.GetGroup(ctx, a.ID, in.ID)
 		wantErr(t, "GetGroup(group whose creation failed)", err, store.ErrNotFound)
@@ -196,7 +196,7 @@ func testGroupsDeleteUser(t *testing.T, s store.Store) {
 	g1 := createGroup(t, s, d.ID, "One", u1.ID, u2.ID)
 	g2 := createGroup(t, s, d.ID, "Two", u1.ID)
 
-	if err := s.DeleteUser(ctx, d.ID, u1.ID, 0); err != nil {
+	if err := s.DeleteUser(ctx, d.ID, u1.ID, 0, store.SyncEvent{}); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
 	wantMembers(t, s, d.ID, g1.ID, u2.ID)
@@ -207,7 +207,7 @@ func testGroupsDeleteUser(t *testing.T, s store.Store) {
 	// The id can be reused only by a new user: the old membership is gone.
 	re := newUser(d.ID, "u1-again@example.com", nil)
 	re.ID = u1.ID
-	if _, err := s.CreateUser(ctx, re); err != nil {
+	if _, err := s.CreateUser(ctx, re, store.SyncEvent{}); err != nil {
 		t.Fatalf("CreateUser(reused id): %v", err)
 	}
 	wantMembers(t, s, d.ID, g2.ID)

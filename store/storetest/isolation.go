@@ -18,12 +18,12 @@ func testIsolation(t *testing.T, s store.Store) {
 
 	_, err := s.GetUser(ctx, b.ID, ua.ID)
 	wantErr(t, "GetUser(other directory's user)", err, store.ErrNotFound)
-	_, err = s.UpdateUser(ctx, b.ID, ua.ID, func(u store.User) (store.User, error) {
+	_, err = s.UpdateUser(ctx, b.ID, ua.ID, func(u store.User) (store.User, store.SyncEvent, error) {
 		t.Error("UpdateUser called back with another directory's user")
-		return u, nil
+		return u, store.SyncEvent{}, nil
 	})
 	wantErr(t, "UpdateUser(other directory's user)", err, store.ErrNotFound)
-	wantErr(t, "DeleteUser(other directory's user)", s.DeleteUser(ctx, b.ID, ua.ID, 0), store.ErrNotFound)
+	wantErr(t, "DeleteUser(other directory's user)", s.DeleteUser(ctx, b.ID, ua.ID, 0, store.SyncEvent{}), store.ErrNotFound)
 
 	_, err = s.GetGroup(ctx, b.ID, ga.ID)
 	wantErr(t, "GetGroup(other directory's group)", err, store.ErrNotFound)
@@ -32,7 +32,7 @@ func testIsolation(t *testing.T, s store.Store) {
 		return store.GroupChange{}, nil
 	})
 	wantErr(t, "UpdateGroup(other directory's group)", err, store.ErrNotFound)
-	wantErr(t, "DeleteGroup(other directory's group)", s.DeleteGroup(ctx, b.ID, ga.ID, 0), store.ErrNotFound)
+	wantErr(t, "DeleteGroup(other directory's group)", s.DeleteGroup(ctx, b.ID, ga.ID, 0, store.SyncEvent{}), store.ErrNotFound)
 	if m, err := s.GroupMembers(ctx, b.ID, []string{ga.ID}); err != nil || len(m[ga.ID]) != 0 {
 		t.Errorf("GroupMembers(other directory's group) = %q, %v", m, err)
 	}

@@ -26,7 +26,7 @@ func testPaginate(t *testing.T, s store.Store) {
 	for i := range 7 {
 		u := newUser(d.ID, fmt.Sprintf("page%d@example.com", i), map[string]any{"active": i%2 == 0})
 		u.ID = fmt.Sprintf("page-%d-%s", 9-i, u.ID)
-		created, err := s.CreateUser(ctx, u)
+		created, err := s.CreateUser(ctx, u, store.SyncEvent{})
 		if err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
@@ -127,7 +127,7 @@ func testTimeRoundTrip(t *testing.T, s store.Store) {
 	isUTC("ListUsers", lu[0].Created, lu[0].LastModified)
 	checkUser(t, "ListUsers", lu[0], u)
 
-	up, _ := s.UpdateUser(ctx, d.ID, u.ID, func(u store.User) (store.User, error) { return u, nil })
+	up, _ := s.UpdateUser(ctx, d.ID, u.ID, func(u store.User) (store.User, store.SyncEvent, error) { return u, store.SyncEvent{}, nil })
 	isUTC("UpdateUser", up.Created, up.LastModified)
 	gu, _ = s.GetUser(ctx, d.ID, u.ID)
 	checkUser(t, "GetUser after update", gu, up)

@@ -57,6 +57,14 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Concurrency/UpdateUser", testConcurrentUpdateUser},
 		{"Concurrency/GroupMembers", testConcurrentMembers},
 		{"Concurrency/UserName", testConcurrentUserName},
+		{"SyncLog/Writes", testSyncLogWrites},
+		{"SyncLog/FailedWrites", testSyncLogFailedWrites},
+		{"SyncLog/Record", testSyncLogRecord},
+		{"SyncLog/Filters", testSyncLogFilters},
+		{"SyncLog/Paging", testSyncLogPaging},
+		{"SyncLog/Summary", testSyncLogSummary},
+		{"SyncLog/Prune", testSyncLogPrune},
+		{"SyncLog/Isolation", testSyncLogIsolation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -131,7 +139,7 @@ func newUser(directoryID, userName string, attrs map[string]any) store.User {
 
 func createUser(t *testing.T, s store.Store, directoryID, userName string, attrs map[string]any) store.User {
 	t.Helper()
-	u, err := s.CreateUser(t.Context(), newUser(directoryID, userName, attrs))
+	u, err := s.CreateUser(t.Context(), newUser(directoryID, userName, attrs), store.SyncEvent{})
 	if err != nil {
 		t.Fatalf("CreateUser(%q): %v", userName, err)
 	}
@@ -148,7 +156,7 @@ func newGroup(directoryID, displayName string, attrs map[string]any) store.Group
 
 func createGroup(t *testing.T, s store.Store, directoryID, displayName string, members ...string) store.Group {
 	t.Helper()
-	g, err := s.CreateGroup(t.Context(), newGroup(directoryID, displayName, nil), members)
+	g, err := s.CreateGroup(t.Context(), newGroup(directoryID, displayName, nil), members, store.SyncEvent{})
 	if err != nil {
 		t.Fatalf("CreateGroup(%q): %v", displayName, err)
 	}
