@@ -1,5 +1,6 @@
-// Package api is scimd's JSON HTTP API for administrators (directories and
-// their SCIM tokens) and, later, for CX clients (directory lookup).
+// Package api is scimd's JSON HTTP API for administrators (directories,
+// their SCIM tokens, mapping rules and sync log) and, later, for CX clients
+// (directory lookup).
 package api
 
 import (
@@ -36,6 +37,9 @@ type AdminConfig struct {
 	Logger         *slog.Logger
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// Now is the clock (default time.Now): the sync log summary's default
+	// window and the CSV export's file name.
+	Now func() time.Time
 }
 
 // Admin serves the administrators' API under /admin/v1.
@@ -51,6 +55,9 @@ func NewAdmin(cfg AdminConfig) *Admin {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	return &Admin{cfg: cfg, log: cfg.Logger.With("component", "admin_api")}
@@ -70,6 +77,13 @@ func (a *Admin) Register(r *mux.Router) {
 		http.MethodDelete: a.deleteDirectory,
 	})
 	s.Handle("/directories/{id}/token", methods{http.MethodPost: a.rotateToken})
+	s.Handle("/directories/{id}/mapping", methods{
+		http.MethodGet: a.getMapping,
+		http.MethodPut: a.putMapping,
+	})
+	s.Handle("/directories/{id}/sync-log", methods{http.MethodGet: a.syncLog})
+	s.Handle("/directories/{id}/sync-log.csv", methods{http.MethodGet: a.syncLogCSV})
+	s.Handle("/directories/{id}/sync-log/summary", methods{http.MethodGet: a.syncSummary})
 }
 
 // directoryJSON is a directory as the admin API shows it. SCIMToken is set

@@ -400,6 +400,11 @@ func TestStoreErrorsDoNotLeak(t *testing.T) {
 		{"GET", "/admin/v1/directories", ""},
 		{"POST", "/admin/v1/directories", `{"name":"x"}`},
 		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10", ""},
+		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/mapping", ""},
+		{"PUT", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/mapping", `{}`},
+		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/sync-log", ""},
+		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/sync-log.csv", ""},
+		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/sync-log/summary", ""},
 	} {
 		r := f.do(t, req[0], req[1], req[2])
 		wantError(t, r, http.StatusInternalServerError, "internal")

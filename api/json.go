@@ -21,6 +21,9 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Problems lists every problem of a rejected document, one per entry,
+	// where an endpoint validates a whole document (the mapping rules).
+	Problems []string `json:"problems,omitempty"`
 }
 
 // WriteError writes a JSON error response. message must be safe to show a
@@ -38,6 +41,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		body = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
 	}
+	writeJSONBytes(w, status, body)
+}
+
+// writeJSONBytes writes body, already JSON, as a response.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")

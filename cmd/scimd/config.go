@@ -28,7 +28,14 @@ type Config struct {
 	LogLevel        slog.Level    // minimum log level
 	LogFormat       string        // "text" or "json"
 	ShutdownTimeout time.Duration // how long in-flight requests may drain
+	// SyncLogRetention is how long sync events are kept before the
+	// background pruner deletes them.
+	SyncLogRetention time.Duration
 }
+
+// minSyncLogRetention keeps the pruner from deleting what an administrator
+// is still looking at (and from running a prune every few seconds).
+const minSyncLogRetention = time.Hour
 
 // setting describes one configuration value: its environment variable, the
 // flag mirroring it, its default and how it is stored into a Config.
@@ -92,6 +99,15 @@ func settings() []setting {
 					return fmt.Errorf("%q is not a duration like 15s", v)
 				}
 				c.ShutdownTimeout = d
+				return nil
+			}},
+		{env: "SCIMD_SYNC_LOG_RETENTION", flag: "sync-log-retention", def: "720h", usage: "how long sync log events are kept (Go duration, at least 1h)",
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration like 720h (30 days)", v)
+				}
+				c.SyncLogRetention = d
 				return nil
 			}},
 	}
@@ -194,6 +210,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		add("SCIMD_SHUTDOWN_TIMEOUT: must be positive")
 	}
+	if c.SyncLogRetention < minSyncLogRetention {
+		add("SCIMD_SYNC_LOG_RETENTION: %s is below the minimum of %s", c.SyncLogRetention, minSyncLogRetention)
+	}
 	return errors.Join(errs...)
 }
 
@@ -210,6 +229,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("sync_log_retention", c.SyncLogRetention),
 	)
 }
 

@@ -27,17 +27,18 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Addr:            ":8080",
-		DB:              "scimd.db",
-		PublicURL:       "http://localhost:8080",
-		MaxBodyBytes:    1 << 20,
-		LogLevel:        slog.LevelInfo,
-		LogFormat:       "text",
-		ShutdownTimeout: 15 * time.Second,
+		Addr:             ":8080",
+		DB:               "scimd.db",
+		PublicURL:        "http://localhost:8080",
+		MaxBodyBytes:     1 << 20,
+		LogLevel:         slog.LevelInfo,
+		LogFormat:        "text",
+		ShutdownTimeout:  15 * time.Second,
+		SyncLogRetention: 30 * 24 * time.Hour,
 	}
 	if c.Addr != want.Addr || c.DB != want.DB || c.PublicURL != want.PublicURL || c.AdminToken != "" ||
 		c.SecretKey != nil || c.MaxBodyBytes != want.MaxBodyBytes || c.LogLevel != want.LogLevel ||
-		c.LogFormat != want.LogFormat || c.ShutdownTimeout != want.ShutdownTimeout {
+		c.LogFormat != want.LogFormat || c.ShutdownTimeout != want.ShutdownTimeout || c.SyncLogRetention != want.SyncLogRetention {
 		t.Errorf("defaults = %+v, want %+v", c, want)
 	}
 }
@@ -45,22 +46,26 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigEnvironmentAndFlags(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	env := map[string]string{
-		"SCIMD_ADDR":             "127.0.0.1:9000",
-		"SCIMD_DB":               "/data/x.db",
-		"SCIMD_PUBLIC_URL":       "https://scim.example.com/",
-		"SCIMD_ADMIN_TOKEN":      "env-admin-token-123456",
-		"SCIMD_SECRET_KEY":       key,
-		"SCIMD_MAX_BODY_BYTES":   "2048",
-		"SCIMD_LOG_LEVEL":        "debug",
-		"SCIMD_LOG_FORMAT":       "json",
-		"SCIMD_SHUTDOWN_TIMEOUT": "3s",
+		"SCIMD_ADDR":               "127.0.0.1:9000",
+		"SCIMD_DB":                 "/data/x.db",
+		"SCIMD_PUBLIC_URL":         "https://scim.example.com/",
+		"SCIMD_ADMIN_TOKEN":        "env-admin-token-123456",
+		"SCIMD_SECRET_KEY":         key,
+		"SCIMD_MAX_BODY_BYTES":     "2048",
+		"SCIMD_LOG_LEVEL":          "debug",
+		"SCIMD_LOG_FORMAT":         "json",
+		"SCIMD_SHUTDOWN_TIMEOUT":   "3s",
+		"SCIMD_SYNC_LOG_RETENTION": "2160h",
 	}
-	c, err := loadConfig(t, env, "-addr", ":9001", "-log-level=warn")
+	c, err := loadConfig(t, env, "-addr", ":9001", "-log-level=warn", "-sync-log-retention", "48h")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":9001" || c.LogLevel != slog.LevelWarn {
-		t.Errorf("flags did not override the environment: addr %q, level %v", c.Addr, c.LogLevel)
+	if c.Addr != ":9001" || c.LogLevel != slog.LevelWarn || c.SyncLogRetention != 48*time.Hour {
+		t.Errorf("flags did not override the environment: addr %q, level %v, retention %v", c.Addr, c.LogLevel, c.SyncLogRetention)
+	}
+	if c, err := loadConfig(t, env); err != nil || c.SyncLogRetention != 90*24*time.Hour {
+		t.Errorf("SCIMD_SYNC_LOG_RETENTION not applied: %v, %v", c.SyncLogRetention, err)
 	}
 	if c.DB != "/data/x.db" || c.PublicURL != "https://scim.example.com" || c.AdminToken != "env-admin-token-123456" ||
 		len(c.SecretKey) != 32 || c.MaxBodyBytes != 2048 || c.LogFormat != "json" || c.ShutdownTimeout != 3*time.Second {
@@ -70,14 +75,15 @@ func TestConfigEnvironmentAndFlags(t *testing.T) {
 
 func TestConfigReportsEveryFailure(t *testing.T) {
 	env := map[string]string{
-		"SCIMD_ADDR":             "nonsense",
-		"SCIMD_PUBLIC_URL":       "ftp://x",
-		"SCIMD_ADMIN_TOKEN":      "tiny-tok",
-		"SCIMD_SECRET_KEY":       base64.StdEncoding.EncodeToString([]byte("too short")),
-		"SCIMD_MAX_BODY_BYTES":   "lots",
-		"SCIMD_LOG_LEVEL":        "loud",
-		"SCIMD_LOG_FORMAT":       "xml",
-		"SCIMD_SHUTDOWN_TIMEOUT": "soon",
+		"SCIMD_ADDR":               "nonsense",
+		"SCIMD_PUBLIC_URL":         "ftp://x",
+		"SCIMD_ADMIN_TOKEN":        "tiny-tok",
+		"SCIMD_SECRET_KEY":         base64.StdEncoding.EncodeToString([]byte("too short")),
+		"SCIMD_MAX_BODY_BYTES":     "lots",
+		"SCIMD_LOG_LEVEL":          "loud",
+		"SCIMD_LOG_FORMAT":         "xml",
+		"SCIMD_SHUTDOWN_TIMEOUT":   "soon",
+		"SCIMD_SYNC_LOG_RETENTION": "a month",
 	}
 	_, err := loadConfig(t, env, "-db", "")
 	if err == nil {
@@ -87,6 +93,7 @@ func TestConfigReportsEveryFailure(t *testing.T) {
 	for _, want := range []string{
 		"SCIMD_ADDR", "SCIMD_DB", "SCIMD_PUBLIC_URL", "SCIMD_ADMIN_TOKEN", "SCIMD_SECRET_KEY: decodes to 9 bytes",
 		`SCIMD_MAX_BODY_BYTES: "lots"`, `SCIMD_LOG_LEVEL: "loud"`, `SCIMD_LOG_FORMAT: "xml"`, `SCIMD_SHUTDOWN_TIMEOUT: "soon"`,
+		`SCIMD_SYNC_LOG_RETENTION: "a month" is not a duration`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %q:\n%s", want, msg)
@@ -125,6 +132,9 @@ func TestConfigValidateTable(t *testing.T) {
 		{"admin token spaces", func(c *Config) { c.AdminToken = " 0123456789abcdefgh" }, "whitespace"},
 		{"body too small", func(c *Config) { c.MaxBodyBytes = 10 }, "SCIMD_MAX_BODY_BYTES"},
 		{"zero shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "SCIMD_SHUTDOWN_TIMEOUT"},
+		{"retention 1h", func(c *Config) { c.SyncLogRetention = time.Hour }, ""},
+		{"retention below 1h", func(c *Config) { c.SyncLogRetention = 59 * time.Minute }, "SCIMD_SYNC_LOG_RETENTION: 59m0s is below the minimum of 1h0m0s"},
+		{"retention negative", func(c *Config) { c.SyncLogRetention = -time.Hour }, "SCIMD_SYNC_LOG_RETENTION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,22 +48,24 @@ type testServer struct {
 }
 
 type testOptions struct {
-	config      func(*Config)
-	extraRoutes func(*mux.Router)
-	db          string // reuse a database file; default: a new one
+	config        func(*Config)
+	extraRoutes   func(*mux.Router)
+	syncLogPruned func(deleted int64, err error)
+	db            string // reuse a database file; default: a new one
 }
 
 func testConfig(t *testing.T) Config {
 	t.Helper()
 	return Config{
-		Addr:            "127.0.0.1:0",
-		DB:              filepath.Join(t.TempDir(), "scimd.db"),
-		PublicURL:       "https://scim.example.com",
-		AdminToken:      testAdminToken,
-		MaxBodyBytes:    1 << 20,
-		LogLevel:        slog.LevelDebug,
-		LogFormat:       "text",
-		ShutdownTimeout: 5 * time.Second,
+		Addr:             "127.0.0.1:0",
+		DB:               filepath.Join(t.TempDir(), "scimd.db"),
+		PublicURL:        "https://scim.example.com",
+		AdminToken:       testAdminToken,
+		MaxBodyBytes:     1 << 20,
+		LogLevel:         slog.LevelDebug,
+		LogFormat:        "text",
+		ShutdownTimeout:  5 * time.Second,
+		SyncLogRetention: 720 * time.Hour,
 	}
 }
 
@@ -82,10 +84,11 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 	}
 	s := &testServer{t: t, stdout: &syncBuffer{}, logs: &syncBuffer{}, done: make(chan error, 1)}
 	s.main = &Main{
-		Config:      cfg,
-		Logger:      newLogger(io.MultiWriter(s.logs, t.Output()), cfg.LogLevel, cfg.LogFormat),
-		Stdout:      s.stdout,
-		extraRoutes: opts.extraRoutes,
+		Config:        cfg,
+		Logger:        newLogger(io.MultiWriter(s.logs, t.Output()), cfg.LogLevel, cfg.LogFormat),
+		Stdout:        s.stdout,
+		extraRoutes:   opts.extraRoutes,
+		syncLogPruned: opts.syncLogPruned,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

@@ -37,6 +37,8 @@ type Main struct {
 
 	// extraRoutes is a test hook, see handlerDeps.
 	extraRoutes func(*mux.Router)
+	// syncLogPruned is a test hook, see syncLogPruner.
+	syncLogPruned func(deleted int64, err error)
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -99,9 +101,10 @@ func (m *Main) Open(ctx context.Context) error {
 // Addr is the bound listen address (useful with port 0).
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// Run serves until ctx ends, then stops accepting connections, lets
-// in-flight requests finish within the shutdown timeout and closes the
-// store. It returns nil after a clean shutdown.
+// Run serves and prunes the sync log until ctx ends, then stops accepting
+// connections, lets in-flight requests finish within the shutdown timeout,
+// waits for the pruner and closes the store. It returns nil after a clean
+// shutdown.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("serving",
 		"addr", m.Addr(),
@@ -115,6 +118,14 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	pruner := &syncLogPruner{
+		store:     m.db,
+		retention: m.Config.SyncLogRetention,
+		now:       time.Now,
+		log:       m.Logger.With("component", "sync_log_pruner"),
+		pruned:    m.syncLogPruned,
+	}
+	g.Go(func() error { return pruner.run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		m.Logger.Info("shutting down", "timeout", m.Config.ShutdownTimeout)

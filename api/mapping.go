@@ -1,0 +1,99 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/scimd/scimd/mapping"
+	"github.com/scimd/scimd/store"
+)
+
+// getMapping answers the directory's mapping rules document. It goes
+// through Parse and Marshal so that a directory without stored rules shows
+// the defaults, and every answer has the same canonical form.
+func (a *Admin) getMapping(w http.ResponseWriter, r *http.Request) {
+	id, ok := directoryID(w, r)
+	if !ok {
+		return
+	}
+	d, err := a.cfg.Store.GetDirectory(r.Context(), id)
+	if err != nil {
+		a.storeError(w, r, "get mapping", err)
+		return
+	}
+	rules, err := mapping.Parse(d.Mapping)
+	if err != nil {
+		// PUT stores only documents Parse accepted; a failure here is a
+		// stored document from an incompatible version.
+		a.log.ErrorContext(r.Context(), "stored mapping rules do not parse", "directory_id", id, "err", err)
+		WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	writeJSONBytes(w, http.StatusOK, rules.Marshal())
+}
+
+// putMapping replaces the directory's mapping rules with a valid document,
+// stored in canonical form. The rules apply to writes from the next SCIM
+// request on; stored contacts are not rewritten.
+func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
+	id, ok := directoryID(w, r)
+	if !ok {
+		return
+	}
+	var doc json.RawMessage
+	if !a.decode(w, r, &doc) {
+		return
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(doc), []byte("{")) {
+		WriteError(w, http.StatusBadRequest, "malformed_json", "request body must be a JSON object (the mapping rules document)")
+		return
+	}
+	rules, err := mapping.Parse(doc)
+	if err != nil {
+		problems := problemList(err)
+		WriteJSON(w, http.StatusBadRequest, errorBody{Error: errorDetail{
+			Code:     "invalid_mapping",
+			Message:  "the mapping rules are invalid: " + strings.Join(problems, "; "),
+			Problems: problems,
+		}})
+		return
+	}
+	canonical := rules.Marshal()
+	_, err = a.cfg.Store.UpdateDirectory(r.Context(), id, func(d store.Directory) (store.Directory, error) {
+		d.Mapping = canonical
+		return d, nil
+	})
+	if err != nil {
+		a.storeError(w, r, "replace mapping", err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "mapping rules replaced", "directory_id", id)
+	writeJSONBytes(w, http.StatusOK, canonical)
+}
+
+// problemList flattens the problems mapping.Parse joined (errors.Join)
+// into one error, one entry each.
+func problemList(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				out = append(out, line)
+			}
+		}
+	}
+	walk(err)
+	if len(out) == 0 {
+		out = []string{"the mapping rules are invalid"}
+	}
+	return out
+}
