@@ -73,7 +73,7 @@ func (d *discovery) serviceProviderConfig(w http.ResponseWriter, _ *http.Request
 // the directory's base URL. Building the library's server is cheap.
 func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	base := s.baseURL(r)
-	srv, err := libscim.NewServer(s.discovery.args, libscim.WithBaseURL(base), libscim.WithLogger(s.discovery.log))
+	srv, err := libscim.NewServer(configFrom(r.Context()).args, libscim.WithBaseURL(base), libscim.WithLogger(s.discovery.log))
 	if err != nil {
 		writeError(w, s.toSCIMError(r, err))
 		return

@@ -3,6 +3,8 @@ package scim
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
@@ -11,15 +13,24 @@ import (
 )
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
-	doc, ok := s.readResource(w, r, groupDef)
-	if !ok {
+	dir := directoryFrom(r.Context()).ID
+	ev := store.SyncEvent{DirectoryID: dir, Operation: store.SyncCreate, ResourceType: "Group", New: true}
+	body, e := s.readBody(w, r)
+	var doc map[string]any
+	if e == nil {
+		ev.Identity = peekIdentity(body)
+		doc, e = validateResource(groupDef, body)
+	}
+	if e != nil {
+		s.fail(w, r, ev, e)
 		return
 	}
 	members := takeMembers(doc)
-	g := groupFromDoc(store.Group{DirectoryID: directoryFrom(r.Context()).ID, ID: uuid.NewString()}, doc)
-	g, err := s.store.CreateGroup(r.Context(), g, members)
+	g := groupFromDoc(store.Group{DirectoryID: dir, ID: uuid.NewString()}, doc)
+	ev.Identity, ev.Result = g.DisplayName, "created with "+plural(len(members), "member")
+	g, err := s.store.CreateGroup(r.Context(), g, members, ev)
 	if err != nil {
-		writeError(w, s.toSCIMError(r, err))
+		s.fail(w, r, ev, err)
 		return
 	}
 	res := groupResource(g)
@@ -118,14 +129,21 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
-	doc, ok := s.readResource(w, r, groupDef)
-	if !ok {
+	ev := s.groupEvent(r, store.SyncUpdate)
+	body, e := s.readBody(w, r)
+	var doc map[string]any
+	if e == nil {
+		doc, e = validateResource(groupDef, body)
+	}
+	if e != nil {
+		s.fail(w, r, ev, e)
 		return
 	}
 	members := takeMembers(doc)
 	ifMatch := r.Header.Get("If-Match")
 	dir := directoryFrom(r.Context()).ID
 	g, err := s.store.UpdateGroup(r.Context(), dir, mux.Vars(r)["id"], func(old store.Group) (store.GroupChange, error) {
+		ev.Identity = old.DisplayName
 		if !etagMatches(ifMatch, old.Version) {
 			return store.GroupChange{}, store.ErrPrecondition
 		}
@@ -134,10 +152,11 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 		if len(members) > 0 {
 			ops = append(ops, store.MemberOp{Kind: store.MembersAdd, UserIDs: members})
 		}
-		return store.GroupChange{Group: &ng, Members: ops}, nil
+		ev.Identity, ev.Result = ng.DisplayName, "replaced, "+plural(len(members), "member")
+		return store.GroupChange{Group: &ng, Members: ops, Event: ev}, nil
 	})
 	if err != nil {
-		writeError(w, s.toSCIMError(r, err))
+		s.fail(w, r, ev, err)
 		return
 	}
 	s.writeGroup(w, r, g)
@@ -146,12 +165,19 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 // patchGroup answers 204 as Entra expects; member changes never load or
 // rewrite the member list.
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
-	ops, ok := s.readPatch(w, r)
-	if !ok {
+	ev := s.groupEvent(r, store.SyncUpdate)
+	body, e := s.readBody(w, r)
+	var ops []patchOp
+	if e == nil {
+		ops, e = parsePatchBody(body)
+	}
+	if e != nil {
+		s.fail(w, r, ev, e)
 		return
 	}
 	ifMatch := r.Header.Get("If-Match")
 	_, err := s.store.UpdateGroup(r.Context(), directoryFrom(r.Context()).ID, mux.Vars(r)["id"], func(old store.Group) (store.GroupChange, error) {
+		ev.Identity = old.DisplayName
 		if !etagMatches(ifMatch, old.Version) {
 			return store.GroupChange{}, store.ErrPrecondition
 		}
@@ -166,22 +192,81 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) {
 		var change store.GroupChange
 		if ng := groupFromDoc(old, doc); string(ng.Doc) != string(old.Doc) {
 			change.Group = &ng
+			ev.Identity = ng.DisplayName
 		}
 		change.Members = members
+		ev.Operation, ev.Result = describeGroupChange(change)
+		change.Event = ev
 		return change, nil
 	})
 	if err != nil {
-		writeError(w, s.toSCIMError(r, err))
+		s.fail(w, r, ev, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	err := s.store.DeleteGroup(r.Context(), directoryFrom(r.Context()).ID, mux.Vars(r)["id"], ifMatchVersion(r.Header.Get("If-Match")))
-	if err != nil {
-		writeError(w, s.toSCIMError(r, err))
+	dir, id := directoryFrom(r.Context()).ID, mux.Vars(r)["id"]
+	ev := s.groupEvent(r, store.SyncDelete)
+	ev.Result = "deleted"
+	if g, err := s.store.GetGroup(r.Context(), dir, id); err == nil {
+		ev.Identity = g.DisplayName
+	}
+	if err := s.store.DeleteGroup(r.Context(), dir, id, ifMatchVersion(r.Header.Get("If-Match")), ev); err != nil {
+		s.fail(w, r, ev, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// groupEvent starts the sync event of a write to the group in the URL.
+func (s *Server) groupEvent(r *http.Request, op string) store.SyncEvent {
+	return store.SyncEvent{DirectoryID: directoryFrom(r.Context()).ID, Operation: op, ResourceType: "Group", ResourceID: mux.Vars(r)["id"]}
+}
+
+// describeGroupChange names a group PATCH for the sync log: pure member
+// additions or removals are their own operations.
+func describeGroupChange(c store.GroupChange) (op, result string) {
+	var added, removed int
+	all := false
+	for _, m := range c.Members {
+		switch m.Kind {
+		case store.MembersAdd:
+			added += len(m.UserIDs)
+		case store.MembersRemove:
+			removed += len(m.UserIDs)
+		case store.MembersRemoveAll:
+			all = true
+		}
+	}
+	var parts []string
+	if c.Group != nil {
+		parts = append(parts, "attributes updated")
+	}
+	if all {
+		parts = append(parts, "all members removed")
+	}
+	if added > 0 {
+		parts = append(parts, plural(added, "member")+" added")
+	}
+	if removed > 0 {
+		parts = append(parts, plural(removed, "member")+" removed")
+	}
+	switch {
+	case c.Group == nil && !all && added > 0 && removed == 0:
+		return store.SyncMembersAdded, strings.Join(parts, ", ")
+	case c.Group == nil && added == 0 && (removed > 0 || all):
+		return store.SyncMembersRemoved, strings.Join(parts, ", ")
+	case len(parts) == 0:
+		return store.SyncUpdate, "no changes"
+	}
+	return store.SyncUpdate, strings.Join(parts, ", ")
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

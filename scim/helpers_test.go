@@ -60,10 +60,29 @@ func newTestServer(t *testing.T, opts ...func(*scim.Config)) *testServer {
 	return ts
 }
 
+// setMapping replaces the directory's mapping rules document (nil: the
+// defaults).
+func (ts *testServer) setMapping(doc string) {
+	ts.t.Helper()
+	var b []byte
+	if doc != "" {
+		b = []byte(doc)
+	}
+	if _, err := ts.store.UpdateDirectory(ts.t.Context(), ts.dirID, func(d store.Directory) (store.Directory, error) {
+		d.Mapping = b
+		return d, nil
+	}); err != nil {
+		ts.t.Fatal(err)
+	}
+}
+
 // newDirectory creates another directory and returns its id and token.
 func (ts *testServer) newDirectory(name string) (string, string) {
 	plain, hash := store.NewToken("scimd_")
-	d, err := ts.store.CreateDirectory(ts.t.Context(), store.Directory{ID: uuid.NewString(), Name: name, SCIMTokenHash: hash})
+	// Protocol tests run on directories that accept any valid SCIM user;
+	// tests of the CX rules set them with setMapping.
+	d, err := ts.store.CreateDirectory(ts.t.Context(), store.Directory{ID: uuid.NewString(), Name: name, SCIMTokenHash: hash,
+		Mapping: []byte(`{"phonePolicy":"lenient","required":["userName"]}`)})
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -322,7 +322,7 @@ func TestETags(t *testing.T) {
 func TestValuesReturnedAsSent(t *testing.T) {
 	ts := newTestServer(t)
 	body := `{` + userSchema + `,"userName":"Exact@Example.com","displayName":"Ünïcode <&> \"q\"",
-		"phoneNumbers":[{"type":"work","value":"55555555555"}],"title":"  spaced  "}`
+		"phoneNumbers":[{"type":"work","value":"+1 (425) 555-0100"}],"title":"  spaced  "}`
 	r := ts.do("POST", "/Users", body)
 	id := r.json(t)["id"].(string)
 	u := ts.do("GET", "/Users/"+id, nil).json(t)
@@ -331,7 +331,7 @@ func TestValuesReturnedAsSent(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, u[k], want)
 		}
 	}
-	if !jsonEq(u["phoneNumbers"], []any{map[string]any{"type": "work", "value": "55555555555"}}) {
+	if !jsonEq(u["phoneNumbers"], []any{map[string]any{"type": "work", "value": "+1 (425) 555-0100"}}) {
 		t.Errorf("phoneNumbers %v", u["phoneNumbers"])
 	}
 }

@@ -46,6 +46,7 @@ type Server struct {
 	store     store.Store
 	log       *slog.Logger
 	discovery *discovery
+	configs   configCache
 }
 
 // New returns a SCIM server.
@@ -111,10 +112,28 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type ctxKey struct{}
 
+// authenticated is what authentication puts in the request context.
+type authenticated struct {
+	dir store.Directory
+	cfg *dirConfig
+}
+
 // directoryFrom returns the directory the request authenticated for.
 func directoryFrom(ctx context.Context) store.Directory {
-	d, _ := ctx.Value(ctxKey{}).(store.Directory)
-	return d
+	a, _ := ctx.Value(ctxKey{}).(*authenticated)
+	if a == nil {
+		return store.Directory{}
+	}
+	return a.dir
+}
+
+// configFrom returns the authenticated directory's SCIM configuration.
+func configFrom(ctx context.Context) *dirConfig {
+	a, _ := ctx.Value(ctxKey{}).(*authenticated)
+	if a == nil {
+		return nil
+	}
+	return a.cfg
 }
 
 // dummyHash keeps the unknown-directory path as slow as a wrong token, so
@@ -145,7 +164,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			WriteError(w, http.StatusUnauthorized, "", "invalid bearer token for this SCIM base URL")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, d)))
+		cfg, err := s.configs.get(s, d)
+		if err != nil {
+			writeError(w, s.toSCIMError(r, err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authenticated{dir: d, cfg: cfg})))
 	})
 }
 
@@ -169,34 +193,6 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Erro
 		return nil, invalidSyntax("could not read the request body")
 	}
 	return body, nil
-}
-
-// readResource reads and validates a POST or PUT body, answering the
-// client itself when it cannot.
-func (s *Server) readResource(w http.ResponseWriter, r *http.Request, def *resourceDef) (map[string]any, bool) {
-	body, e := s.readBody(w, r)
-	if e == nil {
-		var doc map[string]any
-		if doc, e = validateResource(def, body); e == nil {
-			return doc, true
-		}
-	}
-	writeError(w, e)
-	return nil, false
-}
-
-// readPatch reads a PATCH body's operations, answering the client itself
-// when it cannot.
-func (s *Server) readPatch(w http.ResponseWriter, r *http.Request) ([]patchOp, bool) {
-	body, e := s.readBody(w, r)
-	if e == nil {
-		var ops []patchOp
-		if ops, e = parsePatchBody(body); e == nil {
-			return ops, true
-		}
-	}
-	writeError(w, e)
-	return nil, false
 }
 
 func (s *Server) baseURL(r *http.Request) string {

@@ -2,15 +2,22 @@ package scim
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
+	"github.com/scimd/scimd/mapping"
 	"github.com/scimd/scimd/store"
 )
+
+// applyRules is mapping.Apply; benchmarks swap it to measure what the
+// mapping layer costs.
+var applyRules = mapping.Apply
 
 // errUnchanged aborts an update whose result equals the stored resource:
 // Entra re-sends unchanged values every cycle, and skipping the write
@@ -18,21 +25,47 @@ import (
 var errUnchanged = errors.New("unchanged")
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	doc, ok := s.readResource(w, r, userDef)
-	if !ok {
+	cfg, dir := configFrom(r.Context()), directoryFrom(r.Context())
+	ev := store.SyncEvent{DirectoryID: dir.ID, Operation: store.SyncCreate, ResourceType: "User", New: true, Result: "created"}
+	body, e := s.readBody(w, r)
+	if e != nil {
+		s.fail(w, r, ev, e)
 		return
 	}
-	u := userFromDoc(store.User{DirectoryID: directoryFrom(r.Context()).ID, ID: uuid.NewString()}, doc)
-	u, err := s.store.CreateUser(r.Context(), u)
+	ev.Identity = peekIdentity(body)
+	doc, e := validateResource(cfg.user, body)
+	if e != nil {
+		s.fail(w, r, ev, e)
+		return
+	}
+	u, err := userFromDoc(cfg, store.User{DirectoryID: dir.ID, ID: uuid.NewString()}, doc, nil)
 	if err != nil {
-		writeError(w, s.toSCIMError(r, err))
+		s.fail(w, r, ev, err)
 		return
 	}
-	writeResource(w, http.StatusCreated, userDef, s.baseURL(r), userResource(u), nil)
+	ev.Identity = u.UserName
+	u, err = s.store.CreateUser(r.Context(), u, ev)
+	if err != nil {
+		s.fail(w, r, ev, err)
+		return
+	}
+	writeResource(w, http.StatusCreated, cfg.user, s.baseURL(r), userResource(u), nil)
 }
 
-// userFromDoc sets a user's document and the columns derived from it.
-func userFromDoc(u store.User, doc map[string]any) store.User {
+// userFromDoc sets a user's document, the columns derived from it and the
+// contact the directory's mapping rules make of it; a user the rules
+// refuse is a 400 invalidValue naming the attribute. old is the stored
+// contact on updates.
+func userFromDoc(cfg *dirConfig, u store.User, doc map[string]any, old *store.Contact) (store.User, error) {
+	contact, err := applyRules(cfg.rules, doc, old)
+	var refusal *mapping.Refusal
+	switch {
+	case errors.As(err, &refusal):
+		return u, invalidValue("%s", refusal.Error())
+	case err != nil: // the rules themselves are broken: a logged 500
+		return u, fmt.Errorf("applying mapping rules: %w", err)
+	}
+	u.Contact = contact
 	u.Doc = marshalDoc(doc)
 	u.UserName, _ = doc["userName"].(string)
 	u.ExternalID, _ = doc["externalId"].(string)
@@ -41,20 +74,22 @@ func userFromDoc(u store.User, doc map[string]any) store.User {
 	if a, ok := doc["active"].(bool); ok {
 		u.Active = a
 	}
-	return u
+	return u, nil
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	cfg := configFrom(r.Context())
 	u, err := s.store.GetUser(r.Context(), directoryFrom(r.Context()).ID, mux.Vars(r)["id"])
 	if err != nil {
 		writeError(w, s.toSCIMError(r, err))
 		return
 	}
-	writeResource(w, http.StatusOK, userDef, s.baseURL(r), userResource(u), parseProjection(userDef, r.URL.Query()))
+	writeResource(w, http.StatusOK, cfg.user, s.baseURL(r), userResource(u), parseProjection(cfg.user, r.URL.Query()))
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	lq, e := s.parseListQuery(r, userDef)
+	cfg := configFrom(r.Context())
+	lq, e := s.parseListQuery(r, cfg.user)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -68,20 +103,31 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	for i, u := range users {
 		items[i] = userResource(u)
 	}
-	writeList(w, userDef, s.baseURL(r), items, total, lq.startIndex, lq.proj)
+	writeList(w, cfg.user, s.baseURL(r), items, total, lq.startIndex, lq.proj)
 }
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) {
-	doc, ok := s.readResource(w, r, userDef)
-	if !ok {
-		return
+	cfg := configFrom(r.Context())
+	body, e := s.readBody(w, r)
+	if e == nil {
+		var doc map[string]any
+		if doc, e = validateResource(cfg.user, body); e == nil {
+			s.updateUser(w, r, func(store.User) (map[string]any, *Error) { return doc, nil })
+			return
+		}
 	}
-	s.updateUser(w, r, func(store.User) (map[string]any, *Error) { return doc, nil })
+	s.fail(w, r, s.userEvent(r, store.SyncUpdate), e)
 }
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
-	ops, ok := s.readPatch(w, r)
-	if !ok {
+	cfg := configFrom(r.Context())
+	body, e := s.readBody(w, r)
+	var ops []patchOp
+	if e == nil {
+		ops, e = parsePatchBody(body)
+	}
+	if e != nil {
+		s.fail(w, r, s.userEvent(r, store.SyncUpdate), e)
 		return
 	}
 	s.updateUser(w, r, func(old store.User) (map[string]any, *Error) {
@@ -89,48 +135,126 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, errorf(http.StatusInternalServerError, "", "stored resource is unreadable")
 		}
-		doc, _, e := applyPatch(userDef, doc, ops)
+		doc, _, e := applyPatch(cfg.user, doc, ops)
 		return doc, e
 	})
 }
 
+// userEvent starts the sync event of a write to the user in the URL.
+func (s *Server) userEvent(r *http.Request, op string) store.SyncEvent {
+	return store.SyncEvent{DirectoryID: directoryFrom(r.Context()).ID, Operation: op, ResourceType: "User", ResourceID: mux.Vars(r)["id"]}
+}
+
 // updateUser runs change inside the store's read-modify-write transaction,
-// checking If-Match against the version it reads.
+// checking If-Match against the version it reads, and records the write
+// in the sync log in the same transaction.
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, change func(store.User) (map[string]any, *Error)) {
+	cfg := configFrom(r.Context())
 	ifMatch := r.Header.Get("If-Match")
+	ev := s.userEvent(r, store.SyncUpdate)
 	var unchanged store.User
-	u, err := s.store.UpdateUser(r.Context(), directoryFrom(r.Context()).ID, mux.Vars(r)["id"], func(old store.User) (store.User, error) {
+	u, err := s.store.UpdateUser(r.Context(), directoryFrom(r.Context()).ID, mux.Vars(r)["id"], func(old store.User) (store.User, store.SyncEvent, error) {
+		ev.Identity = old.UserName
 		if !etagMatches(ifMatch, old.Version) {
-			return old, store.ErrPrecondition
+			return old, ev, store.ErrPrecondition
 		}
 		doc, e := change(old)
 		if e != nil {
-			return old, e
+			return old, ev, e
 		}
-		nu := userFromDoc(old, doc)
+		nu, err := userFromDoc(cfg, old, doc, &old.Contact)
+		if err != nil {
+			return old, ev, err
+		}
+		ev.Identity = nu.UserName
 		if string(nu.Doc) == string(old.Doc) {
 			unchanged = old
-			return old, errUnchanged
+			return old, ev, errUnchanged
 		}
-		return nu, nil
+		ev.Operation, ev.Result = describeUpdate(old, nu)
+		return nu, ev, nil
 	})
 	if errors.Is(err, errUnchanged) {
 		u, err = unchanged, nil
+		ev.Result = "no changes"
+		s.record(r, ev)
 	}
 	if err != nil {
-		writeError(w, s.toSCIMError(r, err))
+		s.fail(w, r, ev, err)
 		return
 	}
-	writeResource(w, http.StatusOK, userDef, s.baseURL(r), userResource(u), parseProjection(userDef, r.URL.Query()))
+	writeResource(w, http.StatusOK, cfg.user, s.baseURL(r), userResource(u), parseProjection(cfg.user, r.URL.Query()))
+}
+
+// describeUpdate names an accepted update for the sync log: disable and
+// enable are their own operations; otherwise the changed attributes.
+func describeUpdate(old, nu store.User) (op, result string) {
+	switch {
+	case old.Active && !nu.Active:
+		return store.SyncDisable, "disabled"
+	case !old.Active && nu.Active:
+		return store.SyncEnable, "enabled"
+	}
+	before, _ := unmarshalDoc(old.Doc)
+	after, _ := unmarshalDoc(nu.Doc)
+	var changed []string
+	for k, v := range after {
+		if !jsonEqual(before[k], v) {
+			changed = append(changed, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			changed = append(changed, k)
+		}
+	}
+	sort.Strings(changed)
+	return store.SyncUpdate, "updated " + strings.Join(changed, ", ")
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	err := s.store.DeleteUser(r.Context(), directoryFrom(r.Context()).ID, mux.Vars(r)["id"], ifMatchVersion(r.Header.Get("If-Match")))
-	if err != nil {
-		writeError(w, s.toSCIMError(r, err))
+	dir, id := directoryFrom(r.Context()).ID, mux.Vars(r)["id"]
+	ev := s.userEvent(r, store.SyncDelete)
+	ev.Result = "deleted"
+	if u, err := s.store.GetUser(r.Context(), dir, id); err == nil {
+		ev.Identity = u.UserName // the log names who was deleted
+	}
+	if err := s.store.DeleteUser(r.Context(), dir, id, ifMatchVersion(r.Header.Get("If-Match")), ev); err != nil {
+		s.fail(w, r, ev, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// fail answers a refused write with its SCIM error and records it in the
+// directory's sync log with the same reason the client sees.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, ev store.SyncEvent, err error) {
+	e := s.toSCIMError(r, err)
+	ev.Failed, ev.Result = true, e.Detail
+	s.record(r, ev)
+	writeError(w, e)
+}
+
+func (s *Server) record(r *http.Request, ev store.SyncEvent) {
+	if err := s.store.RecordSyncEvent(r.Context(), ev); err != nil {
+		s.log.ErrorContext(r.Context(), "recording a sync event failed", "directory_id", ev.DirectoryID, "error", err)
+	}
+}
+
+// peekIdentity reads userName (or displayName, for groups) from a body
+// that may not validate, so that a refused create still names its user.
+func peekIdentity(body []byte) string {
+	v, e := decodeJSON(body)
+	if e != nil {
+		return ""
+	}
+	m, _ := v.(map[string]any)
+	for k, v := range m {
+		if s, ok := v.(string); ok && (equalFold(k, "userName") || equalFold(k, "displayName")) {
+			return s
+		}
+	}
+	return ""
 }
 
 // etagMatches evaluates an If-Match header (RFC 9110 §13.1.1, weak
