@@ -152,7 +152,16 @@ func BenchmarkPatchGroupAddMember(b *testing.B) {
 // BenchmarkCreateUserLoopback is BenchmarkCreateUser over real HTTP on
 // loopback: 8 keep-alive clients, as Entra's provisioning workers would.
 func BenchmarkCreateUserLoopback(b *testing.B) {
-	s := newBenchServer(b)
+	b.Run("without-mapping-and-log", func(b *testing.B) {
+		defer scim.SkipMappingForBenchmark()()
+		benchmarkCreateUserLoopback(b, newBenchServerWith(b, func(s store.Store) store.Store { return noSyncLog{s} }))
+	})
+	b.Run("with-mapping-and-log", func(b *testing.B) {
+		benchmarkCreateUserLoopback(b, newBenchServer(b))
+	})
+}
+
+func benchmarkCreateUserLoopback(b *testing.B, s *benchServer) {
 	srv := httptest.NewServer(s.h)
 	b.Cleanup(srv.Close)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}

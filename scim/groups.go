@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/store"
@@ -18,15 +17,16 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 	body, e := s.readBody(w, r)
 	var doc map[string]any
 	if e == nil {
-		ev.Identity = peekIdentity(body)
-		doc, e = validateResource(groupDef, body)
+		if doc, e = validateResource(groupDef, body); e != nil {
+			ev.Identity = peekIdentity(body)
+		}
 	}
 	if e != nil {
 		s.fail(w, r, ev, e)
 		return
 	}
 	members := takeMembers(doc)
-	g := groupFromDoc(store.Group{DirectoryID: dir, ID: uuid.NewString()}, doc)
+	g := groupFromDoc(store.Group{DirectoryID: dir, ID: newID()}, doc)
 	ev.Identity, ev.Result = g.DisplayName, "created with "+plural(len(members), "member")
 	g, err := s.store.CreateGroup(r.Context(), g, members, ev)
 	if err != nil {

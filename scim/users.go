@@ -15,6 +15,16 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
+// newID returns a resource id: a UUIDv7, whose time-ordered prefix makes
+// inserts append to the primary-key index instead of splitting pages all
+// over it.
+func newID() string {
+	if id, err := uuid.NewV7(); err == nil {
+		return id.String()
+	}
+	return uuid.NewString()
+}
+
 // applyRules is mapping.Apply; benchmarks swap it to measure what the
 // mapping layer costs.
 var applyRules = mapping.Apply
@@ -32,18 +42,18 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ev, e)
 		return
 	}
-	ev.Identity = peekIdentity(body)
 	doc, e := validateResource(cfg.user, body)
 	if e != nil {
+		ev.Identity = peekIdentity(body)
 		s.fail(w, r, ev, e)
 		return
 	}
-	u, err := userFromDoc(cfg, store.User{DirectoryID: dir.ID, ID: uuid.NewString()}, doc, nil)
+	ev.Identity, _ = doc["userName"].(string)
+	u, err := userFromDoc(cfg, store.User{DirectoryID: dir.ID, ID: newID()}, doc, nil)
 	if err != nil {
 		s.fail(w, r, ev, err)
 		return
 	}
-	ev.Identity = u.UserName
 	u, err = s.store.CreateUser(r.Context(), u, ev)
 	if err != nil {
 		s.fail(w, r, ev, err)

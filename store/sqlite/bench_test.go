@@ -43,7 +43,7 @@ func seedUsers(b *testing.B, db *DB, from, to int) {
 	}
 	defer tx.Rollback()
 	for i := from; i < to; i++ {
-		if _, err := insertUser(ctx, tx, benchUser(i)); err != nil {
+		if _, err := insertUser(ctx, tx, benchUser(i), userRow{doc: string(benchUser(i).Doc), contact: "{}"}); err != nil {
 			b.Fatal(err)
 		}
 	}

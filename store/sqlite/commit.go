@@ -130,11 +130,16 @@ func (c *committer) apply(batch []*writeReq, results []error) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer sqlTx.Rollback()
+	// Sync events of the batch's successful writes go in with one
+	// statement: one per write was a fifth of the writer's time.
+	var events []pendingEvent
 	for i, r := range batch {
 		if _, err := sqlTx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
 			return wrap("savepoint", err)
 		}
-		if results[i] = r.fn(r.ctx, &tx{Tx: sqlTx, now: c.db.now().UTC()}); results[i] != nil {
+		before := len(events)
+		if results[i] = r.fn(r.ctx, &tx{Tx: sqlTx, now: c.db.now().UTC(), events: &events}); results[i] != nil {
+			events = events[:before]
 			if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
 				return wrap("rollback to savepoint", err)
 			}
@@ -142,6 +147,9 @@ func (c *committer) apply(batch []*writeReq, results []error) error {
 		if _, err := sqlTx.ExecContext(ctx, `RELEASE w`); err != nil {
 			return wrap("release savepoint", err)
 		}
+	}
+	if err := flushEvents(ctx, sqlTx, events); err != nil {
+		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)

@@ -155,6 +155,9 @@ type querier interface {
 type tx struct {
 	*sql.Tx
 	now time.Time
+	// events, when set, collects sync events for the group commit to
+	// insert in one statement; otherwise insertEvent writes at once.
+	events *[]pendingEvent
 }
 
 // beginWrite starts a write transaction on the writer connection. With

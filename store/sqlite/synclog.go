@@ -15,16 +15,47 @@ func nullText(b []byte) sql.NullString {
 	return sql.NullString{String: string(b), Valid: b != nil}
 }
 
-// insertEvent records ev in tx; an event without an operation is not
-// recorded (callers that keep no log, such as tests of other behaviour).
+// pendingEvent is a sync event waiting for its batch's insert.
+type pendingEvent struct {
+	directoryID string
+	time        time.Time
+	ev          store.SyncEvent
+}
+
+// insertEvent records ev with tx's write; an event without an operation
+// is not recorded (callers that keep no log, such as tests of other
+// behaviour). In a group commit the event joins the batch's one insert.
 func insertEvent(ctx context.Context, tx *tx, directoryID string, ev store.SyncEvent) error {
 	if ev.Operation == "" {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO sync_events
-		(directory_id, time, operation, resource_type, resource_id, identity, new, failed, result)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		directoryID, formatTime(tx.now), ev.Operation, ev.ResourceType, ev.ResourceID, ev.Identity, ev.New, ev.Failed, ev.Result)
+	p := pendingEvent{directoryID: directoryID, time: tx.now, ev: ev}
+	if tx.events != nil {
+		*tx.events = append(*tx.events, p)
+		return nil
+	}
+	return flushEvents(ctx, tx.Tx, []pendingEvent{p})
+}
+
+// flushEvents inserts events in one statement (a batch holds at most
+// maxBatch writes, far below SQLite's limit on parameters).
+func flushEvents(ctx context.Context, t *sql.Tx, events []pendingEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO sync_events
+		(directory_id, time, operation, resource_type, resource_id, identity, new, failed, result) VALUES `)
+	args := make([]any, 0, 9*len(events))
+	for i, p := range events {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		e := p.ev
+		args = append(args, p.directoryID, formatTime(p.time), e.Operation, e.ResourceType, e.ResourceID, e.Identity, e.New, e.Failed, e.Result)
+	}
+	_, err := t.ExecContext(ctx, q.String(), args...)
 	return wrap("record sync event", err)
 }
 
@@ -139,7 +170,7 @@ func (db *DB) pruneSyncEvents(ctx context.Context, before time.Time, batch int) 
 		var n int64
 		err := db.write(ctx, func(ctx context.Context, tx *tx) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM sync_events WHERE id IN
-				(SELECT id FROM sync_events WHERE time < ? LIMIT ?)`, formatTime(before), batch)
+				(SELECT id FROM sync_events WHERE time < ? ORDER BY id LIMIT ?)`, formatTime(before), batch)
 			if err != nil {
 				return wrap("prune sync events", err)
 			}

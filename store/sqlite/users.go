@@ -15,8 +15,15 @@ const userColumns = `directory_id, id, external_id, user_name, display_name, act
 
 // CreateUser stores u at version 1 with the transaction's time.
 func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) (store.User, error) {
+	// Encoding and checking happen here, in the caller's goroutine: the
+	// transaction function runs on the one writer, where every
+	// microsecond is paid by every concurrent write.
+	row, err := encodeUser(u)
+	if err != nil {
+		return store.User{}, err
+	}
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.User, error) {
-		u, err := insertUser(ctx, tx, u)
+		u, err := insertUser(ctx, tx, u, row)
 		if err != nil {
 			return store.User{}, err
 		}
@@ -25,18 +32,26 @@ func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) 
 	})
 }
 
-func insertUser(ctx context.Context, tx *tx, u store.User) (store.User, error) {
+// userRow is a user's document and contact encoded for storage.
+type userRow struct{ doc, contact string }
+
+func encodeUser(u store.User) (userRow, error) {
 	doc, err := docText(u.Doc)
 	if err != nil {
-		return store.User{}, err
+		return userRow{}, err
 	}
 	contact, err := json.Marshal(u.Contact)
 	if err != nil {
-		return store.User{}, fmt.Errorf("sqlite: encode contact: %w", err)
+		return userRow{}, fmt.Errorf("sqlite: encode contact: %w", err)
 	}
+	return userRow{doc: doc, contact: string(contact)}, nil
+}
+
+func insertUser(ctx context.Context, tx *tx, u store.User, row userRow) (store.User, error) {
+	doc, contact := row.doc, row.contact
 	u.Doc, u.Version, u.Created, u.LastModified = []byte(doc), 1, tx.now, tx.now
-	_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.DirectoryID, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, string(contact), u.Version,
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.DirectoryID, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, contact, u.Version,
 		formatTime(u.Created), formatTime(u.LastModified))
 	if err := userWriteError(err, u); err != nil {
 		return store.User{}, err
@@ -206,8 +221,33 @@ func docText(doc []byte) (string, error) {
 	if len(doc) == 0 {
 		return "{}", nil
 	}
-	if doc[0] != '{' || !json.Valid(doc) {
+	if doc[0] != '{' || !json.Valid(doc) || jsonDepth(doc) > maxJSONDepth {
 		return "", errBadDoc
 	}
 	return string(doc), nil
+}
+
+// maxJSONDepth is SQLite's limit for its JSON functions: a deeper
+// document would store but break every filter that reads it.
+const maxJSONDepth = 1000
+
+// jsonDepth returns the deepest nesting of a valid JSON text.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			if depth++; depth > deepest {
+				deepest = depth
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }

@@ -25,7 +25,7 @@ CREATE TABLE users (
     user_name     TEXT    NOT NULL,
     display_name  TEXT    NOT NULL DEFAULT '',
     active        INTEGER NOT NULL,
-    doc           TEXT    NOT NULL CHECK (json_valid(doc) AND json_type(doc) = 'object'),
+    doc           TEXT    NOT NULL, -- a JSON object, checked in Go before the write
     version       INTEGER NOT NULL,
     created       TEXT    NOT NULL,
     last_modified TEXT    NOT NULL,
@@ -44,7 +44,7 @@ CREATE TABLE groups (
     id            TEXT    NOT NULL,
     external_id   TEXT    NOT NULL DEFAULT '',
     display_name  TEXT    NOT NULL,
-    doc           TEXT    NOT NULL CHECK (json_valid(doc) AND json_type(doc) = 'object'),
+    doc           TEXT    NOT NULL, -- a JSON object, checked in Go before the write
     version       INTEGER NOT NULL,
     created       TEXT    NOT NULL,
     last_modified TEXT    NOT NULL,

@@ -18,9 +18,12 @@ CREATE TABLE user_phones (
 CREATE INDEX user_phones_user ON user_phones (directory_id, user_id);
 
 -- The sync log survives the deletion of the resources it describes, but
--- not of its directory.
+-- not of its directory. Every write appends one row, so it stays cheap: a
+-- plain rowid (AUTOINCREMENT would update sqlite_sequence on every insert;
+-- pruning removes the oldest rows, so ids still only grow) and a single
+-- index. Rows are appended in time order, so pruning walks the rowid.
 CREATE TABLE sync_events (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            INTEGER PRIMARY KEY,
     directory_id  TEXT    NOT NULL REFERENCES directories (id) ON DELETE CASCADE,
     time          TEXT    NOT NULL,
     operation     TEXT    NOT NULL,
@@ -32,4 +35,3 @@ CREATE TABLE sync_events (
     result        TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX sync_events_directory ON sync_events (directory_id, id);
-CREATE INDEX sync_events_time ON sync_events (time);
