@@ -1,13 +1,16 @@
 package scim_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/scimd/scimd/scim"
+	"github.com/scimd/scimd/store"
 )
 
 const userSchema = `"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]`
@@ -333,5 +336,39 @@ func TestValuesReturnedAsSent(t *testing.T) {
 	}
 	if !jsonEq(u["phoneNumbers"], []any{map[string]any{"type": "work", "value": "+1 (425) 555-0100"}}) {
 		t.Errorf("phoneNumbers %v", u["phoneNumbers"])
+	}
+}
+
+// countingStore counts membership reads.
+type countingStore struct {
+	store.Store
+	memberReads *atomic.Int64
+}
+
+func (s countingStore) GroupMembers(ctx context.Context, dir string, ids []string) (map[string][]string, error) {
+	s.memberReads.Add(1)
+	return s.Store.GroupMembers(ctx, dir, ids)
+}
+
+// TestExcludedMembersAreNeverLoaded: Entra reads groups with
+// excludedAttributes=members; those reads must not touch the member table.
+func TestExcludedMembersAreNeverLoaded(t *testing.T) {
+	var reads atomic.Int64
+	ts := newTestServer(t, func(c *scim.Config) { c.Store = countingStore{Store: c.Store, memberReads: &reads} })
+	uid := ts.createUser("m@example.com")
+	r := ts.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G","members":[{"value":"`+uid+`"}]}`)
+	gid := r.json(t)["id"].(string)
+	for _, path := range []string{"/Groups/" + gid + "?excludedAttributes=members", "/Groups?excludedAttributes=members&filter=" + q(`displayName eq "G"`)} {
+		if r := ts.do("GET", path, nil); r.status != 200 || strings.Contains(string(r.body), uid) {
+			t.Errorf("GET %s: %d %s", path, r.status, r.body)
+		}
+	}
+	ts.do("PATCH", "/Groups/"+gid, patchBody(`[{"op":"Remove","path":"members","value":[{"value":"`+uid+`"}]}]`))
+	if n := reads.Load(); n != 0 {
+		t.Errorf("%d membership reads for reads without members and a member PATCH", n)
+	}
+	ts.do("GET", "/Groups/"+gid, nil)
+	if reads.Load() != 1 {
+		t.Errorf("a full read did not load members (%d reads)", reads.Load())
 	}
 }
