@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -246,7 +247,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, ev store.SyncEvent
 }
 
 func (s *Server) record(r *http.Request, ev store.SyncEvent) {
-	if err := s.store.RecordSyncEvent(r.Context(), ev); err != nil {
+	// A client that hung up still left a refused write behind: log it.
+	if err := s.store.RecordSyncEvent(context.WithoutCancel(r.Context()), ev); err != nil {
 		s.log.ErrorContext(r.Context(), "recording a sync event failed", "directory_id", ev.DirectoryID, "error", err)
 	}
 }
