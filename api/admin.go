@@ -1,6 +1,6 @@
 // Package api is scimd's JSON HTTP API for administrators (directories,
-// their SCIM tokens, mapping rules and sync log) and, later, for CX clients
-// (directory lookup).
+// their SCIM tokens and API keys, mapping rules and sync log) and for CX
+// clients (directory and caller-ID lookup).
 package api
 
 import (
@@ -84,6 +84,11 @@ func (a *Admin) Register(r *mux.Router) {
 	s.Handle("/directories/{id}/sync-log", methods{http.MethodGet: a.syncLog})
 	s.Handle("/directories/{id}/sync-log.csv", methods{http.MethodGet: a.syncLogCSV})
 	s.Handle("/directories/{id}/sync-log/summary", methods{http.MethodGet: a.syncSummary})
+	s.Handle("/directories/{id}/api-keys", methods{
+		http.MethodPost: a.createAPIKey,
+		http.MethodGet:  a.listAPIKeys,
+	})
+	s.Handle("/directories/{id}/api-keys/{keyId}", methods{http.MethodDelete: a.deleteAPIKey})
 }
 
 // directoryJSON is a directory as the admin API shows it. SCIMToken is set

@@ -227,8 +227,12 @@ func queryParams(w http.ResponseWriter, r *http.Request, known ...string) (url.V
 	for _, k := range slices.Sorted(maps.Keys(vals)) {
 		switch {
 		case !slices.Contains(known, k):
+			takes := "no parameters"
+			if len(known) > 0 {
+				takes = strings.Join(known, ", ")
+			}
 			WriteError(w, http.StatusBadRequest, "invalid_parameter",
-				fmt.Sprintf("unknown parameter %q; this endpoint takes %s", clip(k), strings.Join(known, ", ")))
+				fmt.Sprintf("unknown parameter %q; this endpoint takes %s", clip(k), takes))
 			return nil, false
 		case len(vals[k]) > 1:
 			badParam(w, k, "must be given at most once")

@@ -132,6 +132,52 @@ type SyncCount struct {
 	Count        int
 }
 
+// APIKey is a lookup-API credential of one directory. Only its hash is
+// stored; the key itself is shown once, when it is created.
+type APIKey struct {
+	ID          string
+	DirectoryID string
+	Name        string
+	Hash        []byte // HashToken of the key
+	Created     time.Time
+}
+
+// ContactRecord is a user as the lookup API reads it.
+type ContactRecord struct {
+	ID           string // the SCIM user id
+	UserName     string
+	Active       bool
+	Contact      Contact
+	Groups       []string // display names of the user's groups, sorted
+	Version      int64
+	LastModified time.Time
+}
+
+// Visibility restricts which contacts a read returns: the directory's
+// visibility rules, applied at read time so that a change takes effect at
+// once. Inactive users are never returned. Names and domains compare
+// case-insensitively.
+type Visibility struct {
+	OnlyGroups    []string // members of at least one of these groups; "Sales*" matches a prefix
+	ExcludeGroups []string // never members of these groups (same syntax)
+	Domains       []string // only contacts whose email or userName domain is one of these
+}
+
+// ContactQuery selects visible contacts, ordered by display name
+// (case-insensitive), then id.
+type ContactQuery struct {
+	Visibility Visibility
+	// Text matches the start of any word of the contact's display, given
+	// or family name, or the start of its email; case-insensitive.
+	Text string
+	// Digits matches contacts with a phone number whose E.164 digits
+	// contain these digits.
+	Digits  string
+	GroupID string // only members of this group
+	After   string // the cursor a previous page returned; "" for the first
+	Limit   int
+}
+
 // Group is a SCIM group without its members: members live in their own
 // table so that adding or removing them never rewrites the group.
 type Group struct {
@@ -234,6 +280,23 @@ type Store interface {
 	UpdateGroup(ctx context.Context, directoryID, id string, fn func(Group) (GroupChange, error)) (Group, error)
 	DeleteGroup(ctx context.Context, directoryID, id string, version int64, ev SyncEvent) error
 	ListGroups(ctx context.Context, directoryID string, q Query) ([]Group, int, error)
+
+	// API keys of the lookup API. APIKeyByHash finds a key by the hash of
+	// the presented key (ErrNotFound if none).
+	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
+	ListAPIKeys(ctx context.Context, directoryID string) ([]APIKey, error)
+	DeleteAPIKey(ctx context.Context, directoryID, id string) error
+	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+
+	// SearchContacts returns a page of the directory's visible contacts
+	// matching q and the cursor of the next page ("" after the last).
+	SearchContacts(ctx context.Context, directoryID string, q ContactQuery) ([]ContactRecord, string, error)
+	// GetContact returns a visible contact (ErrNotFound if the user is
+	// absent, inactive or hidden by v).
+	GetContact(ctx context.Context, directoryID, id string, v Visibility) (ContactRecord, error)
+	// LookupPhone returns the visible contacts with a phone number whose
+	// E.164 form is e164, ordered as SearchContacts.
+	LookupPhone(ctx context.Context, directoryID, e164 string, v Visibility) ([]ContactRecord, error)
 
 	// RecordSyncEvent records an event on its own: a refused write stores
 	// nothing else.

@@ -23,14 +23,16 @@ type handlerDeps struct {
 	Store   store.Store
 	SCIM    *scim.Server
 	Admin   *api.Admin
+	Lookup  *api.Lookup
 	Metrics *metrics
 	// extraRoutes, when set, adds routes (tests use it for slow or
 	// panicking handlers).
 	extraRoutes func(*mux.Router)
 }
 
-// NewHandler is scimd's route table: operations endpoints, the admin API and
-// every directory's SCIM endpoints, behind one middleware chain.
+// NewHandler is scimd's route table: operations endpoints, the admin API,
+// the lookup API and every directory's SCIM endpoints, behind one
+// middleware chain.
 func NewHandler(d handlerDeps) http.Handler {
 	o := &observer{log: d.Logger.With("component", "http"), metrics: d.Metrics}
 
@@ -41,6 +43,7 @@ func NewHandler(d handlerDeps) http.Handler {
 	r.HandleFunc("/readyz", readyz(d.Store, o.log)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", d.Metrics.handler()).Methods(http.MethodGet)
 	d.Admin.Register(r)
+	d.Lookup.Register(r)
 	d.SCIM.Register(r)
 	if d.extraRoutes != nil {
 		d.extraRoutes(r)

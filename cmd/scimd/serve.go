@@ -78,6 +78,11 @@ func (m *Main) Open(ctx context.Context) error {
 			Logger:         log,
 			MaxBodyBytes:   m.Config.MaxBodyBytes,
 		}),
+		Lookup: api.NewLookup(api.LookupConfig{
+			Store:          db,
+			Logger:         log,
+			AdminTokenHash: adminHash,
+		}),
 		Metrics:     newMetrics(),
 		extraRoutes: m.extraRoutes,
 	})
@@ -109,7 +114,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("serving",
 		"addr", m.Addr(),
 		"scim_base_url", m.Config.PublicURL+"/scim/v2/{directoryId}",
-		"admin_api", m.Config.PublicURL+"/admin/v1")
+		"admin_api", m.Config.PublicURL+"/admin/v1",
+		"lookup_api", m.Config.PublicURL+"/api/v1")
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -19,9 +19,9 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, 
 			return store.Group{}, err
 		}
 		g.Doc, g.Version, g.Created, g.LastModified = []byte(doc), 1, tx.now, tx.now
-		_, err = tx.ExecContext(ctx, `INSERT INTO groups (`+groupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO groups (`+groupColumns+`, name_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			g.DirectoryID, g.ID, g.ExternalID, g.DisplayName, doc, g.Version,
-			formatTime(g.Created), formatTime(g.LastModified))
+			formatTime(g.Created), formatTime(g.LastModified), fold(g.DisplayName))
 		if err := groupWriteError(err, g); err != nil {
 			return store.Group{}, err
 		}
@@ -137,9 +137,9 @@ func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(s
 		// when only members change.
 		g.Version, g.LastModified = old.Version+1, tx.now
 		_, err = tx.ExecContext(ctx, `UPDATE groups
-			SET external_id = ?, display_name = ?, doc = ?, version = ?, last_modified = ?
+			SET external_id = ?, display_name = ?, name_key = ?, doc = ?, version = ?, last_modified = ?
 			WHERE directory_id = ? AND id = ?`,
-			g.ExternalID, g.DisplayName, string(g.Doc), g.Version, formatTime(g.LastModified), g.DirectoryID, g.ID)
+			g.ExternalID, g.DisplayName, fold(g.DisplayName), string(g.Doc), g.Version, formatTime(g.LastModified), g.DirectoryID, g.ID)
 		if err := groupWriteError(err, g); err != nil {
 			return store.Group{}, err
 		}

@@ -138,6 +138,11 @@ func (db *DB) migrate(ctx context.Context, m migration) (bool, error) {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return false, fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 	}
+	if fill := backfills[m.version]; fill != nil {
+		if err := fill(ctx, tx); err != nil {
+			return false, fmt.Errorf("sqlite: migration %s: backfill: %w", m.name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`,
 		m.version, m.name, formatTime(tx.now)); err != nil {
 		return false, wrap("migrate", err)

@@ -75,7 +75,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if db.w, err = openPool(ctx, path, "_txlock=immediate", 1); err != nil {
 		return nil, err
 	}
-	if db.r, err = openPool(ctx, path, "_query_only=on", max(4, runtime.GOMAXPROCS(0))); err != nil {
+	// Readers never block each other in WAL mode. Fewer connections than
+	// concurrent requests make requests queue in database/sql, which
+	// hands a freed connection to a random waiter: with 4 readers and 8
+	// lookup clients, p99 was 15 times p50; with 8 it was 10 times less.
+	if db.r, err = openPool(ctx, path, "_query_only=on", max(8, runtime.GOMAXPROCS(0))); err != nil {
 		db.w.Close()
 		return nil, err
 	}

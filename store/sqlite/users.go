@@ -32,8 +32,12 @@ func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) 
 	})
 }
 
-// userRow is a user's document and contact encoded for storage.
-type userRow struct{ doc, contact string }
+// userRow is a user's document and contact encoded for storage, with the
+// data the lookup queries read.
+type userRow struct {
+	doc, contact string
+	lookup       lookupRow
+}
 
 func encodeUser(u store.User) (userRow, error) {
 	doc, err := docText(u.Doc)
@@ -44,34 +48,23 @@ func encodeUser(u store.User) (userRow, error) {
 	if err != nil {
 		return userRow{}, fmt.Errorf("sqlite: encode contact: %w", err)
 	}
-	return userRow{doc: doc, contact: string(contact)}, nil
+	return userRow{doc: doc, contact: string(contact), lookup: deriveLookup(u)}, nil
 }
 
 func insertUser(ctx context.Context, tx *tx, u store.User, row userRow) (store.User, error) {
-	doc, contact := row.doc, row.contact
+	doc, contact, lr := row.doc, row.contact, row.lookup
 	u.Doc, u.Version, u.Created, u.LastModified = []byte(doc), 1, tx.now, tx.now
-	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`, sort_name, email_domain, login_domain)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.DirectoryID, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, contact, u.Version,
-		formatTime(u.Created), formatTime(u.LastModified))
+		formatTime(u.Created), formatTime(u.LastModified), lr.sortName, lr.emailDomain, lr.loginDomain)
 	if err := userWriteError(err, u); err != nil {
 		return store.User{}, err
 	}
-	return u, insertPhones(ctx, tx, u)
-}
-
-// insertPhones indexes the contact's phone numbers by E.164 for
-// caller-ID lookups.
-func insertPhones(ctx context.Context, tx *tx, u store.User) error {
-	for _, p := range u.Contact.Phones {
-		if p.E164 == "" {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_phones (directory_id, user_id, e164, type) VALUES (?, ?, ?, ?)`,
-			u.DirectoryID, u.ID, p.E164, p.Type); err != nil {
-			return wrap("write phones", err)
-		}
+	if err := insertWords(ctx, tx, u, lr); err != nil {
+		return store.User{}, err
 	}
-	return nil
+	return u, insertPhones(ctx, tx, u, lr.phones)
 }
 
 // userWriteError turns a constraint violation into the sentinel it means.
@@ -117,28 +110,23 @@ func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(st
 		if err != nil {
 			return store.User{}, err // unchanged: callers match their own errors
 		}
-		doc, err := docText(u.Doc)
+		u.DirectoryID, u.ID, u.Created = old.DirectoryID, old.ID, old.Created
+		row, err := encodeUser(u)
 		if err != nil {
 			return store.User{}, err
 		}
-		contact, err := json.Marshal(u.Contact)
-		if err != nil {
-			return store.User{}, fmt.Errorf("sqlite: encode contact: %w", err)
-		}
-		u.DirectoryID, u.ID, u.Created = old.DirectoryID, old.ID, old.Created
-		u.Doc, u.Version, u.LastModified = []byte(doc), old.Version+1, tx.now
+		lr := row.lookup
+		u.Doc, u.Version, u.LastModified = []byte(row.doc), old.Version+1, tx.now
 		_, err = tx.ExecContext(ctx, `UPDATE users
-			SET external_id = ?, user_name = ?, display_name = ?, active = ?, doc = ?, contact = ?, version = ?, last_modified = ?
+			SET external_id = ?, user_name = ?, display_name = ?, active = ?, doc = ?, contact = ?, version = ?, last_modified = ?,
+				sort_name = ?, email_domain = ?, login_domain = ?
 			WHERE directory_id = ? AND id = ?`,
-			u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, string(contact), u.Version, formatTime(u.LastModified),
-			u.DirectoryID, u.ID)
+			u.ExternalID, u.UserName, u.DisplayName, u.Active, row.doc, row.contact, u.Version, formatTime(u.LastModified),
+			lr.sortName, lr.emailDomain, lr.loginDomain, u.DirectoryID, u.ID)
 		if err := userWriteError(err, u); err != nil {
 			return store.User{}, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM user_phones WHERE directory_id = ? AND user_id = ?`, u.DirectoryID, u.ID); err != nil {
-			return store.User{}, wrap("write phones", err)
-		}
-		if err := insertPhones(ctx, tx, u); err != nil {
+		if err := updateLookup(ctx, tx, u, deriveLookup(old), lr); err != nil {
 			return store.User{}, err
 		}
 		ev.ResourceID = u.ID

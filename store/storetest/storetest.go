@@ -65,6 +65,15 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SyncLog/Summary", testSyncLogSummary},
 		{"SyncLog/Prune", testSyncLogPrune},
 		{"SyncLog/Isolation", testSyncLogIsolation},
+		{"APIKeys", testAPIKeys},
+		{"Contacts/Text", testContactsText},
+		{"Contacts/Digits", testContactsDigits},
+		{"Contacts/Group", testContactsGroup},
+		{"Contacts/Record", testContactsRecord},
+		{"Contacts/Visibility", testContactsVisibility},
+		{"Contacts/Paging", testContactsPaging},
+		{"Contacts/Updates", testContactsUpdates},
+		{"Contacts/Isolation", testContactsIsolation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/scimd/scimd/mapping"
+)
+
+// maxPhoneLength bounds the phone parameter; no dialled number is longer.
+const maxPhoneLength = 64
+
+type callerIDJSON struct {
+	Phone    string        `json:"phone"` // the number looked up, in E.164
+	Contacts []contactJSON `json:"contacts"`
+}
+
+// lookupPhone is caller-ID: the visible contacts with a phone number equal
+// to the caller's, after normalising it to E.164 like the contacts' own
+// numbers. National numbers need region (default: the directory's
+// defaultRegion).
+func (l *Lookup) lookupPhone(w http.ResponseWriter, r *http.Request) {
+	vals, ok := queryParams(w, r, "phone", "region")
+	if !ok {
+		return
+	}
+	sc := scopeFrom(r)
+	region := sc.region
+	if v := vals.Get("region"); v != "" {
+		region = strings.ToUpper(v)
+		// phonenumbers ignores an unknown region for international
+		// numbers and fails national ones with a misleading reason.
+		if !phonenumbers.GetSupportedRegions()[region] {
+			badParam(w, "region", fmt.Sprintf("must be an ISO 3166-1 alpha-2 region code such as US or GB, got %q", clip(v)))
+			return
+		}
+	}
+	phone := strings.TrimSpace(vals.Get("phone"))
+	switch {
+	case phone == "":
+		badParam(w, "phone", "is required: the caller's number, in E.164 (+442071838750) or in national format with region")
+		return
+	case len(phone) > maxPhoneLength:
+		badParam(w, "phone", fmt.Sprintf("must be at most %d characters", maxPhoneLength))
+		return
+	case region == "" && !strings.HasPrefix(phone, "+") && isPhoneLike(phone):
+		// mapping's reason would point at the directory's mapping rules,
+		// which a CX client cannot change.
+		WriteError(w, http.StatusBadRequest, "invalid_phone", fmt.Sprintf(
+			`parameter "phone": %q has no country code: send it with "+" and the country code, or pass region (e.g. region=GB)`, clip(phone)))
+		return
+	}
+	e164, err := mapping.NormalizePhone(phone, mapping.PhoneLenient, region)
+	if err != nil {
+		var ref *mapping.Refusal
+		if !errors.As(err, &ref) {
+			l.internal(w, r, "normalise phone", err)
+			return
+		}
+		WriteError(w, http.StatusBadRequest, "invalid_phone", `parameter "phone": `+ref.Error())
+		return
+	}
+	recs, err := l.cfg.Store.LookupPhone(r.Context(), sc.directoryID, e164, sc.visibility)
+	if err != nil {
+		l.internal(w, r, "look up phone", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	WriteJSON(w, http.StatusOK, callerIDJSON{Phone: e164, Contacts: contactsOut(recs)})
+}
+
+// isPhoneLike reports whether s is digits and phone punctuation only.
+func isPhoneLike(s string) bool {
+	_, ok := phoneDigits(s)
+	return ok
+}

@@ -1,0 +1,199 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimd/scimd/mapping"
+	"github.com/scimd/scimd/store"
+)
+
+// LookupConfig configures the lookup API.
+type LookupConfig struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// AdminTokenHash is store.HashToken of the admin bearer token, which
+	// reads every directory. Empty: only API keys are accepted.
+	AdminTokenHash []byte
+}
+
+// Lookup serves the CX clients' API under /api/v1: contact search,
+// caller-ID lookup and groups of one directory, read through its API keys.
+type Lookup struct {
+	cfg    LookupConfig
+	log    *slog.Logger
+	scopes scopeCache
+}
+
+// NewLookup returns the lookup API.
+func NewLookup(cfg LookupConfig) *Lookup {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Lookup{cfg: cfg, log: cfg.Logger.With("component", "lookup_api")}
+}
+
+// Register adds the lookup routes to r: the OpenAPI document (public) and
+// the endpoints of a directory (bearer auth).
+func (l *Lookup) Register(r *mux.Router) {
+	r.Handle("/api/v1/openapi.json", methods{http.MethodGet: serveOpenAPI})
+	s := r.PathPrefix("/api/v1/directories/{directoryId}").Subrouter()
+	s.Use(l.authenticate)
+	s.Handle("/contacts", methods{http.MethodGet: l.searchContacts})
+	s.Handle("/contacts/{id}", methods{http.MethodGet: l.getContact})
+	s.Handle("/lookup", methods{http.MethodGet: l.lookupPhone})
+	s.Handle("/groups", methods{http.MethodGet: l.listGroups})
+	s.Handle("/groups/{id}/contacts", methods{http.MethodGet: l.groupContacts})
+}
+
+// scope is what a request may read: one directory, through its
+// visibility rules.
+type scope struct {
+	directoryID string
+	visibility  store.Visibility
+	// region is the directory's default region for national caller-ID
+	// numbers.
+	region string
+}
+
+type scopeKey struct{}
+
+func scopeFrom(r *http.Request) *scope {
+	return r.Context().Value(scopeKey{}).(*scope) // set by authenticate on every route
+}
+
+// writeDirectoryNotFound is the one answer for an unknown directory and
+// for a key of another directory, so that a key holder cannot probe which
+// directories exist.
+func writeDirectoryNotFound(w http.ResponseWriter) {
+	WriteError(w, http.StatusNotFound, "not_found", "directory not found")
+}
+
+// authenticate admits the admin token and the directory's API keys, then
+// loads the directory's visibility rules for the handler. Credentials are
+// checked before the directory, so an unauthenticated caller learns
+// nothing about which directories exist.
+func (l *Lookup) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		dirID := mux.Vars(r)["directoryId"]
+		key, reason, err := l.credential(r)
+		switch {
+		case err != nil:
+			l.internal(w, r, "find api key", err)
+			return
+		case reason != "":
+			l.log.WarnContext(ctx, "lookup auth failed", "reason", reason, "remote_addr", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scimd-lookup"`)
+			WriteError(w, http.StatusUnauthorized, "unauthorized", "a valid API key of this directory (or the admin token) is required as a bearer token")
+			return
+		case key != nil && key.DirectoryID != dirID:
+			l.log.WarnContext(ctx, "lookup auth failed", "reason", "API key of another directory",
+				"api_key_id", key.ID, "remote_addr", r.RemoteAddr)
+			writeDirectoryNotFound(w)
+			return
+		case !plausibleID(dirID):
+			writeDirectoryNotFound(w)
+			return
+		}
+		d, err := l.cfg.Store.GetDirectory(ctx, dirID)
+		if errors.Is(err, store.ErrNotFound) {
+			writeDirectoryNotFound(w)
+			return
+		}
+		if err != nil {
+			l.internal(w, r, "get directory", err)
+			return
+		}
+		sc, err := l.scopes.get(d)
+		if err != nil {
+			l.internal(w, r, "read mapping rules", err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, scopeKey{}, sc)))
+	})
+}
+
+// credential identifies the bearer token: the admin token (nil key), an
+// API key, or neither (a reason to refuse). A key is found by the SHA-256
+// of the presented token, so the store compares hashes, never secrets;
+// TokenMatches then checks the match in constant time.
+func (l *Lookup) credential(r *http.Request) (key *store.APIKey, reason string, err error) {
+	token, reason := bearerToken(r)
+	if reason != "" {
+		return nil, reason, nil
+	}
+	if len(l.cfg.AdminTokenHash) > 0 && store.TokenMatches(token, l.cfg.AdminTokenHash) {
+		return nil, "", nil
+	}
+	k, err := l.cfg.Store.APIKeyByHash(r.Context(), store.HashToken(token))
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && !store.TokenMatches(token, k.Hash):
+		return nil, "unknown API key", nil
+	case err != nil:
+		return nil, "", err
+	}
+	return &k, "", nil
+}
+
+// plausibleID rejects ids no store holds without asking it. scimd makes
+// UUIDs, but the store does not require them, so only the length is
+// checked.
+func plausibleID(id string) bool { return id != "" && len(id) <= 128 }
+
+// internal logs an unexpected failure and answers a generic 500.
+func (l *Lookup) internal(w http.ResponseWriter, r *http.Request, op string, err error) {
+	l.log.ErrorContext(r.Context(), op+" failed", "err", err)
+	WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+}
+
+// storeError answers a store failure of a read of what (a "contact", a
+// "group").
+func (l *Lookup) storeError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		WriteError(w, http.StatusNotFound, "not_found", what+" not found")
+		return
+	}
+	l.internal(w, r, "read "+what, err)
+}
+
+// scopeCache keeps the scope derived from each mapping rules document, so
+// that a request costs a map lookup, not a JSON parse. A changed document
+// is a new key, so visibility changes apply to the next request.
+type scopeCache struct {
+	mu sync.RWMutex
+	m  map[string]scope
+}
+
+const maxCachedScopes = 1024
+
+func (c *scopeCache) get(d store.Directory) (*scope, error) {
+	key := string(d.Mapping)
+	c.mu.RLock()
+	sc, ok := c.m[key]
+	c.mu.RUnlock()
+	if !ok {
+		rules, err := mapping.Parse(d.Mapping)
+		if err != nil {
+			return nil, err
+		}
+		v := rules.Visibility
+		sc = scope{
+			visibility: store.Visibility{OnlyGroups: v.OnlyGroups, ExcludeGroups: v.ExcludeGroups, Domains: v.Domains},
+			region:     rules.DefaultRegion,
+		}
+		c.mu.Lock()
+		if c.m == nil || len(c.m) >= maxCachedScopes {
+			c.m = map[string]scope{}
+		}
+		c.m[key] = sc
+		c.mu.Unlock()
+	}
+	sc.directoryID = d.ID // directories with the same rules share an entry
+	return &sc, nil
+}

@@ -1,0 +1,109 @@
+package sqlite
+
+import (
+	"slices"
+	"strings"
+)
+
+// conds is the WHERE clause of a contact query on users u: conditions
+// joined by AND, with their arguments in order. Every value is a
+// parameter; the SQL text is this package's constants.
+type conds struct {
+	sql  []string
+	args []any
+}
+
+func (c *conds) add(cond string, args ...any) {
+	c.sql = append(c.sql, cond)
+	c.args = append(c.args, args...)
+}
+
+func (c *conds) String() string { return strings.Join(c.sql, " AND ") }
+
+// filter is one search condition in two forms: probe, a condition on the
+// current row of users u, and lead, a query of exactly the user ids that
+// match (ids may repeat) with their sort names where it has them (else
+// NULL), which can lead the plan when it selects few.
+// lead is "" when the condition cannot lead.
+type filter struct {
+	probe     string
+	probeArgs []any
+	lead      string
+	leadArgs  []any
+	// count, when set, is a cheaper query than lead selecting at least as
+	// many ids: what chooseLead counts.
+	count     string
+	countArgs []any
+	// named: lead has the sort names, so its matches are ordered without
+	// reading users; the others are ordered through users_id_sort.
+	named bool
+	// scan: lead reads every row of the directory; it leads only when no
+	// index lead does, and is then read once.
+	scan bool
+}
+
+// textFilter matches Text: the whole text as a prefix of a word or of the
+// email and, when the text has several words ("adele va"), each of them
+// as the prefix of a word. Words are folded, so case does not matter.
+func textFilter(directoryID, text string) filter {
+	q := fold(strings.TrimSpace(text))
+	terms := splitWords(q)
+	if len(terms) == 1 && terms[0] == q {
+		terms = nil // the whole text is one word
+	}
+	f := filter{probe: wordProbe, probeArgs: []any{q, prefixEnd(q)},
+		lead: wordLead, leadArgs: []any{directoryID, q, prefixEnd(q)}, named: true}
+	if len(terms) == 0 {
+		return f
+	}
+	all := make([]string, len(terms))
+	longest := 0
+	for i, t := range terms {
+		all[i] = wordProbe
+		f.probeArgs = append(f.probeArgs, t, prefixEnd(t))
+		if len(t) > len(terms[longest]) {
+			longest = i
+		}
+	}
+	f.probe = `(` + wordProbe + ` OR (` + strings.Join(all, ` AND `) + `))`
+	// The lead is exact: the whole text's matches, and those of the
+	// longest word (likely the rarest) that match every other word too.
+	f.lead += ` UNION ALL ` + wordLead
+	f.leadArgs = append(f.leadArgs, directoryID, terms[longest], prefixEnd(terms[longest]))
+	f.count, f.countArgs = f.lead, slices.Clone(f.leadArgs)
+	for i, t := range terms {
+		if i != longest {
+			f.lead += ` AND EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = w.directory_id AND o.user_id = w.user_id
+				AND o.word >= ? AND o.word < ?)`
+			f.leadArgs = append(f.leadArgs, t, prefixEnd(t))
+		}
+	}
+	return f
+}
+
+const (
+	wordProbe = `EXISTS (SELECT 1 FROM user_words w WHERE w.directory_id = u.directory_id AND w.user_id = u.id
+		AND w.word >= ? AND w.word < ?)`
+	wordLead = `SELECT w.user_id, w.sort_name AS sort_name FROM user_words w WHERE w.directory_id = ? AND w.word >= ? AND w.word < ?`
+)
+
+// groupFilter matches the members of one group.
+func groupFilter(directoryID, groupID string) filter {
+	return filter{
+		probe:     `EXISTS (SELECT 1 FROM group_members m WHERE m.directory_id = u.directory_id AND m.group_id = ? AND m.user_id = u.id)`,
+		probeArgs: []any{groupID},
+		lead:      `SELECT m.user_id, NULL AS sort_name FROM group_members m WHERE m.directory_id = ? AND m.group_id = ?`,
+		leadArgs:  []any{directoryID, groupID},
+	}
+}
+
+// onlyGroupsFilter leads with the members of the groups that
+// Visibility.OnlyGroups selects (rules.where checks the rule itself).
+func onlyGroupsFilter(directoryID string, r rules) filter {
+	ors, args := groupKeyConds(r.only)
+	return filter{
+		lead: `SELECT m.user_id, NULL AS sort_name FROM group_members m WHERE m.directory_id = ? AND m.group_id IN
+			(SELECT g.id FROM groups g WHERE g.directory_id = ? AND (` + ors + `))`,
+		leadArgs: append([]any{directoryID, directoryID}, args...),
+	}
+}
