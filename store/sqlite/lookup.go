@@ -8,13 +8,14 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// The lookup API's queries read data derived from each user's contact:
-// a sort key, the email and userName domains, and the words that text
-// search matches by prefix (phones are in user_phones since 0002). It is computed in Go
-// (SQLite's lower() only knows ASCII) and written with every user write;
-// the migration that added it backfills existing users with the same
+// The lookup API's queries read data derived from each user's contact: a
+// sort key, the email and userName domains, and the words that text
+// search matches by prefix (phones are in user_phones since 0002). It is
+// computed in Go (SQLite's lower() only knows ASCII) and written with
+// every user write; migration 3 backfilled existing users with the same
 // functions. A change to what they compute needs a migration that
-// rebuilds the derived data.
+// rebuilds the derived data: updates compare old and new derived data to
+// skip unchanged rows.
 
 // fold is the case-insensitive form of names, words, group names and
 // domains: Unicode lower case, so "ÉMILE" and "émile" compare equal.

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/hex"
-	"os"
 	"slices"
 	"strings"
 
@@ -14,16 +12,8 @@ import (
 // is shared by every write, and each statement is a round trip through
 // cgo.
 func insertWords(ctx context.Context, tx *tx, u store.User, lr lookupRow) error {
-	if len(lr.words) == 0 || os.Getenv("ZZNOWORDS") != "" {
+	if len(lr.words) == 0 {
 		return nil
-	}
-	if os.Getenv("ZZFTS") != "" {
-		var toks []string
-		for _, w := range lr.words {
-			toks = append(toks, "d0a1b2c3"+hex.EncodeToString([]byte(w)))
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO zz_fts (docid, words) VALUES ((SELECT rowid FROM users WHERE directory_id = ? AND id = ?), ?)`, u.DirectoryID, u.ID, strings.Join(toks, " "))
-		return err
 	}
 	args := make([]any, 0, 4*len(lr.words))
 	for _, w := range lr.words {

@@ -68,8 +68,9 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	if err != nil || len(page) == 0 {
 		return nil, "", err
 	}
+	// A contact deactivated since its page was chosen is left out.
 	recs, keys, err := queryContacts(ctx, db.r, `SELECT `+contactColumns+` FROM json_each(?) c
-		CROSS JOIN users u ON u.directory_id = ? AND u.id = c.value`, []any{jsonIDs(page), directoryID})
+		CROSS JOIN users u ON u.directory_id = ? AND u.id = c.value WHERE u.active = 1`, []any{jsonIDs(page), directoryID})
 	if err != nil {
 		return nil, "", err
 	}
