@@ -161,8 +161,8 @@ func TestDirectoryIsolation(t *testing.T) {
 
 func TestTokenRotationTakesEffectAtOnce(t *testing.T) {
 	ts := newTestServer(t)
-	plain, hash := newTokenPair()
-	if _, err := ts.store.UpdateDirectory(t.Context(), ts.dirID, func(d storeDirectory) (storeDirectory, error) {
+	plain, hash := store.NewToken("scimd_")
+	if _, err := ts.store.UpdateDirectory(t.Context(), ts.dirID, func(d store.Directory) (store.Directory, error) {
 		d.SCIMTokenHash = hash
 		return d, nil
 	}); err != nil {
