@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/scimd/scimd/mapping"
 )
 
@@ -34,7 +32,7 @@ func (l *Lookup) lookupPhone(w http.ResponseWriter, r *http.Request) {
 		region = strings.ToUpper(v)
 		// phonenumbers ignores an unknown region for international
 		// numbers and fails national ones with a misleading reason.
-		if !phonenumbers.GetSupportedRegions()[region] {
+		if !mapping.ValidRegion(region) {
 			badParam(w, "region", fmt.Sprintf("must be an ISO 3166-1 alpha-2 region code such as US or GB, got %q", clip(v)))
 			return
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 
 	"github.com/gorilla/mux"
 
@@ -25,9 +24,8 @@ type LookupConfig struct {
 // Lookup serves the CX clients' API under /api/v1: contact search,
 // caller-ID lookup and groups of one directory, read through its API keys.
 type Lookup struct {
-	cfg    LookupConfig
-	log    *slog.Logger
-	scopes scopeCache
+	cfg LookupConfig
+	log *slog.Logger
 }
 
 // NewLookup returns the lookup API.
@@ -110,7 +108,7 @@ func (l *Lookup) authenticate(next http.Handler) http.Handler {
 			l.internal(w, r, "get directory", err)
 			return
 		}
-		sc, err := l.scopes.get(d)
+		sc, err := scopeOf(d)
 		if err != nil {
 			l.internal(w, r, "read mapping rules", err)
 			return
@@ -162,38 +160,17 @@ func (l *Lookup) storeError(w http.ResponseWriter, r *http.Request, what string,
 	l.internal(w, r, "read "+what, err)
 }
 
-// scopeCache keeps the scope derived from each mapping rules document, so
-// that a request costs a map lookup, not a JSON parse. A changed document
-// is a new key, so visibility changes apply to the next request.
-type scopeCache struct {
-	mu sync.RWMutex
-	m  map[string]scope
-}
-
-const maxCachedScopes = 1024
-
-func (c *scopeCache) get(d store.Directory) (*scope, error) {
-	key := string(d.Mapping)
-	c.mu.RLock()
-	sc, ok := c.m[key]
-	c.mu.RUnlock()
-	if !ok {
-		rules, err := mapping.Parse(d.Mapping)
-		if err != nil {
-			return nil, err
-		}
-		v := rules.Visibility
-		sc = scope{
-			visibility: store.Visibility{OnlyGroups: v.OnlyGroups, ExcludeGroups: v.ExcludeGroups, Domains: v.Domains},
-			region:     rules.DefaultRegion,
-		}
-		c.mu.Lock()
-		if c.m == nil || len(c.m) >= maxCachedScopes {
-			c.m = map[string]scope{}
-		}
-		c.m[key] = sc
-		c.mu.Unlock()
+// scopeOf derives what a directory's rules mean for reads: its visibility
+// and the default region of caller-ID numbers.
+func scopeOf(d store.Directory) (*scope, error) {
+	rules, err := mapping.ParseCached(d.Mapping)
+	if err != nil {
+		return nil, err
 	}
-	sc.directoryID = d.ID // directories with the same rules share an entry
-	return &sc, nil
+	v := rules.Visibility
+	return &scope{
+		directoryID: d.ID,
+		visibility:  store.Visibility{OnlyGroups: v.OnlyGroups, ExcludeGroups: v.ExcludeGroups, Domains: v.Domains},
+		region:      rules.DefaultRegion,
+	}, nil
 }

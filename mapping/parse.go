@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/nyaruka/phonenumbers"
 )
 
 // Parse reads a rules document; nil, empty or null means Defaults. Every
@@ -45,7 +43,7 @@ func Parse(doc []byte) (Rules, error) {
 	if raw, ok := present(top, "defaultRegion"); ok && p.decode("defaultRegion", raw, &r.DefaultRegion, "a string") {
 		// Region codes are upper case; accept "gb" for "GB".
 		r.DefaultRegion = strings.ToUpper(r.DefaultRegion)
-		if r.DefaultRegion != "" && !phonenumbers.GetSupportedRegions()[r.DefaultRegion] {
+		if r.DefaultRegion != "" && !ValidRegion(r.DefaultRegion) {
 			p.add("defaultRegion: %q is not a region phonenumbers knows (an ISO 3166-1 alpha-2 code such as \"US\" or \"GB\")", r.DefaultRegion)
 		}
 	}

@@ -21,6 +21,12 @@ const fallbackExample = "+14255550100"
 
 const expectE164 = `expected "+" then country code and number, with no spaces or punctuation`
 
+// ValidRegion reports whether code (upper case) is an ISO 3166-1 alpha-2
+// region phonenumbers can read national numbers for.
+func ValidRegion(code string) bool {
+	return phonenumbers.GetSupportedRegions()[code]
+}
+
 // NormalizePhone checks a phone number against a policy (PhoneStrict when
 // empty) and returns its E.164 form, or a *Refusal (without Attribute)
 // saying why not. region is the directory's DefaultRegion: lenient reads

@@ -106,6 +106,9 @@ func TestCXRulesRefusals(t *testing.T) {
 	if r.status != 200 {
 		t.Errorf("clearing the optional email: %d %s", r.status, r.body)
 	}
+	if ev := ts.events()[0]; ev.Operation != store.SyncUpdate || ev.Result != "updated emails" {
+		t.Errorf("update event %+v, want the changed attribute named", ev)
+	}
 	// Disabling is logged as such.
 	ts.do("PATCH", "/Users/"+id, patchBody(`[{"op":"Replace","path":"active","value":"False"}]`))
 	if ev := ts.events()[0]; ev.Operation != store.SyncDisable || ev.Failed || ev.New {

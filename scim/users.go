@@ -182,7 +182,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, change func(
 			unchanged = old
 			return old, ev, errUnchanged
 		}
-		ev.Operation, ev.Result = describeUpdate(old, nu)
+		ev.Operation, ev.Result = describeUpdate(old, nu, doc)
 		return nu, ev, nil
 	})
 	if errors.Is(err, errUnchanged) {
@@ -199,7 +199,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, change func(
 
 // describeUpdate names an accepted update for the sync log: disable and
 // enable are their own operations; otherwise the changed attributes.
-func describeUpdate(old, nu store.User) (op, result string) {
+func describeUpdate(old, nu store.User, after map[string]any) (op, result string) {
 	switch {
 	case old.Active && !nu.Active:
 		return store.SyncDisable, "disabled"
@@ -207,7 +207,6 @@ func describeUpdate(old, nu store.User) (op, result string) {
 		return store.SyncEnable, "enabled"
 	}
 	before, _ := unmarshalDoc(old.Doc)
-	after, _ := unmarshalDoc(nu.Doc)
 	var changed []string
 	for k, v := range after {
 		if !jsonEqual(before[k], v) {
