@@ -10,7 +10,7 @@ COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/scimd ./cmd/scimd \
+    CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X github.com/scimd/scimd/internal/server.version=${VERSION}" -o /out/scimd ./cmd/scimd \
  && mkdir /out/data
 
 # distroless/base has glibc (unlike distroless/static, scratch or Alpine).

@@ -13,7 +13,7 @@ vet:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 build:
-	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/scimd ./cmd/scimd
+	go build -trimpath -ldflags "-X github.com/scimd/scimd/internal/server.version=$(VERSION)" -o bin/scimd ./cmd/scimd
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

@@ -21,7 +21,7 @@ import (
 )
 
 // lookupFixture serves the admin, SCIM and lookup APIs on one router over
-// real HTTP, on a real SQLite store, as cmd/scimd wires them.
+// real HTTP, on a real SQLite store, as internal/server wires them.
 type lookupFixture struct {
 	t    *testing.T
 	url  string
