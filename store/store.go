@@ -113,6 +113,8 @@ const (
 	SyncDelete         = "delete"
 	SyncMembersAdded   = "members added"
 	SyncMembersRemoved = "members removed"
+	SyncConnect        = "connect" // presence connected (ResourceType "Presence")
+	SyncRevoke         = "revoke"  // presence revoked
 )
 
 // SyncQuery selects sync events, newest first.
@@ -149,6 +151,7 @@ type ContactRecord struct {
 	Active       bool
 	Contact      Contact
 	Groups       []string // display names of the user's groups, sorted
+	Presence     *Presence // nil when none is stored
 	Version      int64
 	LastModified time.Time
 }
@@ -310,4 +313,28 @@ type Store interface {
 	// PruneSyncEvents deletes every directory's events older than before
 	// and returns how many it deleted.
 	PruneSyncEvents(ctx context.Context, before time.Time) (int64, error)
+
+	// GetPresenceLink returns the directory's presence link (ErrNotFound
+	// if presence was never connected).
+	GetPresenceLink(ctx context.Context, directoryID string) (PresenceLink, error)
+	// PutPresenceLink stores l (replacing the directory's link) and ev.
+	PutPresenceLink(ctx context.Context, l PresenceLink, ev SyncEvent) error
+	// ListPresenceLinks returns every directory's link.
+	ListPresenceLinks(ctx context.Context) ([]PresenceLink, error)
+	// PresenceLinkByConsentState finds the link waiting for the admin
+	// consent whose state hashes to hash (ErrNotFound if none).
+	PresenceLinkByConsentState(ctx context.Context, hash []byte) (PresenceLink, error)
+	// RevokePresence stores l, deletes every stored presence of the
+	// directory and records ev, in one transaction; it returns how many
+	// presence rows it deleted.
+	RevokePresence(ctx context.Context, l PresenceLink, ev SyncEvent) (int64, error)
+	// PresenceTargets returns the directory's active users that have an
+	// object id, ordered by user id.
+	PresenceTargets(ctx context.Context, directoryID string) ([]PresenceTarget, error)
+	// ListPresence returns the directory's stored presence.
+	ListPresence(ctx context.Context, directoryID string) ([]Presence, error)
+	// WritePresence stores set (replacing those users' presence) and
+	// deletes the presence of the users in del, in one transaction. Users
+	// that are no longer in the directory are skipped.
+	WritePresence(ctx context.Context, directoryID string, set []Presence, del []string) error
 }

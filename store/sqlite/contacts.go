@@ -19,7 +19,9 @@ const contactColumns = `u.id, u.user_name, u.active, u.contact, u.version, u.las
 	u.sort_name, u.email_domain, u.login_domain,
 	(SELECT json_group_array(g.display_name) FROM group_members m CROSS JOIN groups g INDEXED BY groups_names
 		ON g.directory_id = m.directory_id AND g.id = m.group_id
-		WHERE m.directory_id = u.directory_id AND m.user_id = u.id)`
+		WHERE m.directory_id = u.directory_id AND m.user_id = u.id),
+	(SELECT json_array(p.availability, p.activity, p.observed_at) FROM presence p
+		WHERE p.directory_id = u.directory_id AND p.user_id = u.id)`
 
 // GetContact returns user id if it is visible under v.
 func (db *DB) GetContact(ctx context.Context, directoryID, id string, v store.Visibility) (store.ContactRecord, error) {
@@ -125,13 +127,16 @@ type contactRow struct{ sortName, emailDomain, loginDomain string }
 func scanContact(row interface{ Scan(...any) error }) (store.ContactRecord, contactRow, error) {
 	var rec store.ContactRecord
 	var cr contactRow
-	var contact, groups []byte
+	var contact, groups, presence []byte
 	var modified string
 	if err := row.Scan(&rec.ID, &rec.UserName, &rec.Active, &contact, &rec.Version, &modified,
-		&cr.sortName, &cr.emailDomain, &cr.loginDomain, &groups); err != nil {
+		&cr.sortName, &cr.emailDomain, &cr.loginDomain, &groups, &presence); err != nil {
 		return rec, cr, wrap("scan contact", err)
 	}
-	var err1, err2, err3 error
+	var err1, err2, err3, err4 error
+	if presence != nil {
+		rec.Presence, err4 = scanPresence(rec.ID, presence)
+	}
 	rec.LastModified, err1 = parseTime(modified)
 	if err := json.Unmarshal(contact, &rec.Contact); err != nil {
 		err2 = fmt.Errorf("sqlite: stored contact: %w", err)
@@ -145,7 +150,20 @@ func scanContact(row interface{ Scan(...any) error }) (store.ContactRecord, cont
 	// Case-insensitively, as people read a list; then exactly, for a
 	// stable order.
 	slices.SortFunc(rec.Groups, func(a, b string) int { return cmp.Or(cmp.Compare(fold(a), fold(b)), cmp.Compare(a, b)) })
-	return rec, cr, errors.Join(err1, err2, err3)
+	return rec, cr, errors.Join(err1, err2, err3, err4)
+}
+
+// scanPresence reads the presence column of contactColumns.
+func scanPresence(userID string, b []byte) (*store.Presence, error) {
+	var v [3]string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("sqlite: stored presence: %w", err)
+	}
+	at, err := parseTime(v[2])
+	if err != nil {
+		return nil, err
+	}
+	return &store.Presence{UserID: userID, Availability: v[0], Activity: v[1], ObservedAt: at}, nil
 }
 
 // A cursor is the (sort name, id) of the last contact of a page, as JSON

@@ -74,6 +74,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Contacts/Paging", testContactsPaging},
 		{"Contacts/Updates", testContactsUpdates},
 		{"Contacts/Isolation", testContactsIsolation},
+		{"Presence/Links", testPresenceLinks},
+		{"Presence/Data", testPresenceData},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
