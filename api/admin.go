@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
+	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/store"
 )
 
@@ -40,6 +41,9 @@ type AdminConfig struct {
 	// Now is the clock (default time.Now): the sync log summary's default
 	// window and the CSV export's file name.
 	Now func() time.Time
+	// Presence connects directories to Microsoft Teams presence. Nil: the
+	// presence endpoints answer 503 presence_unavailable.
+	Presence *presence.Service
 }
 
 // Admin serves the administrators' API under /admin/v1.
@@ -89,6 +93,12 @@ func (a *Admin) Register(r *mux.Router) {
 		http.MethodGet:  a.listAPIKeys,
 	})
 	s.Handle("/directories/{id}/api-keys/{keyId}", methods{http.MethodDelete: a.deleteAPIKey})
+	s.Handle("/directories/{id}/presence", methods{
+		http.MethodGet:    a.getPresence,
+		http.MethodPut:    a.putPresence,
+		http.MethodDelete: a.deletePresence,
+	})
+	s.Handle("/directories/{id}/presence/consent", methods{http.MethodPost: a.startConsent})
 }
 
 // directoryJSON is a directory as the admin API shows it. SCIMToken is set

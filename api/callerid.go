@@ -68,7 +68,7 @@ func (l *Lookup) lookupPhone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	WriteJSON(w, http.StatusOK, callerIDJSON{Phone: e164, Contacts: contactsOut(recs)})
+	WriteJSON(w, http.StatusOK, callerIDJSON{Phone: e164, Contacts: l.contactsOut(sc.directoryID, recs)})
 }
 
 // isPhoneLike reports whether s is digits and phone punctuation only.

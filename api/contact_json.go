@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/store"
 )
 
@@ -24,8 +25,9 @@ type contactJSON struct {
 	Custom      map[string]any `json:"custom"`
 	Groups      []string       `json:"groups"`
 	Active      bool           `json:"active"`
-	// Presence is null until presence is connected for the directory.
-	Presence *presenceJSON `json:"presence"`
+	// Presence is null while presence is not connected for the directory,
+	// or nothing is known of the contact's presence.
+	Presence *presence.ContactPresence `json:"presence"`
 }
 
 type phoneJSON struct {
@@ -34,21 +36,14 @@ type phoneJSON struct {
 	E164  string `json:"e164"`
 }
 
-// presenceJSON is a contact's Teams presence (documented in the OpenAPI
-// document; filled in once the presence poller exists).
-type presenceJSON struct {
-	Availability string    `json:"availability"`
-	Activity     string    `json:"activity"`
-	ObservedAt   time.Time `json:"observedAt"`
-	Stale        bool      `json:"stale"`
-}
-
 type contactListJSON struct {
 	Contacts   []contactJSON `json:"contacts"`
 	NextCursor string        `json:"nextCursor,omitempty"`
 }
 
-func contactOut(rec store.ContactRecord) contactJSON {
+// contactOut is rec as the API shows it, with the presence pres (see
+// Lookup.presenceOf).
+func contactOut(rec store.ContactRecord, pres *presence.ContactPresence) contactJSON {
 	c := rec.Contact
 	out := contactJSON{
 		ID:          rec.ID,
@@ -62,6 +57,7 @@ func contactOut(rec store.ContactRecord) contactJSON {
 		Custom:      c.Custom,
 		Groups:      rec.Groups,
 		Active:      rec.Active,
+		Presence:    pres,
 	}
 	for _, p := range c.Phones {
 		out.Phones = append(out.Phones, phoneJSON{Type: p.Type, Value: p.Value, E164: p.E164})
@@ -75,12 +71,23 @@ func contactOut(rec store.ContactRecord) contactJSON {
 	return out
 }
 
-func contactsOut(recs []store.ContactRecord) []contactJSON {
+// contactsOut is recs of the directory dirID as the API shows them.
+func (l *Lookup) contactsOut(dirID string, recs []store.ContactRecord) []contactJSON {
 	out := make([]contactJSON, 0, len(recs))
 	for _, rec := range recs {
-		out = append(out, contactOut(rec))
+		out = append(out, contactOut(rec, l.presenceOf(dirID, rec.Presence)))
 	}
 	return out
+}
+
+// presenceOf is the presence to show for a contact of the directory
+// dirID: nil (JSON null) without a presence service, while the directory
+// is not connected, or when nothing is stored for the contact.
+func (l *Lookup) presenceOf(dirID string, p *store.Presence) *presence.ContactPresence {
+	if l.cfg.Presence == nil || p == nil {
+		return nil
+	}
+	return l.cfg.Presence.ContactPresence(dirID, p)
 }
 
 // displayName is the contact's display name, else its given and family
@@ -101,13 +108,17 @@ func displayName(rec store.ContactRecord) string {
 }
 
 // etag is the contact's weak validator. The user's version covers the
-// contact itself, but group membership and group names change without
-// bumping it, so the group names are hashed in too.
-func etag(rec store.ContactRecord) string {
+// contact itself, but group membership, group names and presence change
+// without bumping it, so they are hashed in too.
+func etag(rec store.ContactRecord, pres *presence.ContactPresence) string {
 	h := fnv.New64a()
 	for _, g := range rec.Groups {
 		h.Write([]byte(g))
 		h.Write([]byte{0})
+	}
+	if pres != nil {
+		h.Write([]byte{1})
+		h.Write([]byte(pres.Availability + "\x00" + pres.Activity + "\x00" + pres.ObservedAt.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.FormatBool(pres.Stale)))
 	}
 	return `W/"` + strconv.FormatInt(rec.Version, 10) + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`
 }

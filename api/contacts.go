@@ -74,7 +74,7 @@ func (l *Lookup) writeContactPage(w http.ResponseWriter, r *http.Request, q stor
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	WriteJSON(w, http.StatusOK, contactListJSON{Contacts: contactsOut(recs), NextCursor: next})
+	WriteJSON(w, http.StatusOK, contactListJSON{Contacts: l.contactsOut(sc.directoryID, recs), NextCursor: next})
 }
 
 // getContact answers one visible contact, or 304 when the client's copy
@@ -94,7 +94,8 @@ func (l *Lookup) getContact(w http.ResponseWriter, r *http.Request) {
 		l.storeError(w, r, "contact", err)
 		return
 	}
-	tag := etag(rec)
+	pres := l.presenceOf(sc.directoryID, rec.Presence)
+	tag := etag(rec, pres)
 	h := w.Header()
 	h.Set("ETag", tag)
 	// Private: a shared cache must not keep one client's contact for
@@ -104,7 +105,7 @@ func (l *Lookup) getContact(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	WriteJSON(w, http.StatusOK, contactOut(rec))
+	WriteJSON(w, http.StatusOK, contactOut(rec, pres))
 }
 
 // contactQuery reads q, limit and cursor.

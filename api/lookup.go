@@ -5,10 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/mapping"
+	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/store"
 )
 
@@ -19,6 +22,14 @@ type LookupConfig struct {
 	// AdminTokenHash is store.HashToken of the admin bearer token, which
 	// reads every directory. Empty: only API keys are accepted.
 	AdminTokenHash []byte
+	// Presence gives contacts their Teams presence and feeds the presence
+	// stream. Nil: presence is always null and the stream answers 503.
+	Presence *presence.Service
+	// Heartbeat is how often an idle presence stream sends a comment, so
+	// that proxies and clients see it alive (default DefaultHeartbeat).
+	// While a stream is open, the credential and the directory are
+	// checked again at every heartbeat.
+	Heartbeat time.Duration
 }
 
 // Lookup serves the CX clients' API under /api/v1: contact search,
@@ -26,6 +37,10 @@ type LookupConfig struct {
 type Lookup struct {
 	cfg LookupConfig
 	log *slog.Logger
+
+	// closing is closed by CloseStreams: every presence stream ends.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // NewLookup returns the lookup API.
@@ -33,7 +48,10 @@ func NewLookup(cfg LookupConfig) *Lookup {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Lookup{cfg: cfg, log: cfg.Logger.With("component", "lookup_api")}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	return &Lookup{cfg: cfg, log: cfg.Logger.With("component", "lookup_api"), closing: make(chan struct{})}
 }
 
 // Register adds the lookup routes to r: the OpenAPI document (public) and
@@ -47,6 +65,7 @@ func (l *Lookup) Register(r *mux.Router) {
 	s.Handle("/lookup", methods{http.MethodGet: l.lookupPhone})
 	s.Handle("/groups", methods{http.MethodGet: l.listGroups})
 	s.Handle("/groups/{id}/contacts", methods{http.MethodGet: l.groupContacts})
+	s.Handle("/presence/stream", methods{http.MethodGet: l.presenceStream})
 }
 
 // scope is what a request may read: one directory, through its

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -151,13 +152,14 @@ type person struct {
 	userName, given, family, display, email, title, dept string
 	phones                                               [][2]string // type, value
 	active                                               *bool
+	objectID                                             string // externalId; default "oid-" + userName
 }
 
 func (p person) doc() string {
 	u := map[string]any{
 		"schemas":    []string{"urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"},
 		"userName":   p.userName,
-		"externalId": "oid-" + p.userName,
+		"externalId": cmp.Or(p.objectID, "oid-"+p.userName),
 		"active":     p.active == nil || *p.active,
 		"name":       map[string]string{"givenName": p.given, "familyName": p.family},
 	}

@@ -150,7 +150,7 @@ type ContactRecord struct {
 	UserName     string
 	Active       bool
 	Contact      Contact
-	Groups       []string // display names of the user's groups, sorted
+	Groups       []string  // display names of the user's groups, sorted
 	Presence     *Presence // nil when none is stored
 	Version      int64
 	LastModified time.Time

@@ -12,7 +12,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scimd/scimd/presence"
 )
 
 // Config is scimd's whole configuration. It is read once in main, from the
@@ -31,7 +36,25 @@ type Config struct {
 	// SyncLogRetention is how long sync events are kept before the
 	// background pruner deletes them.
 	SyncLogRetention time.Duration
+
+	// Teams presence (Microsoft Graph). Zero values mean the presence
+	// package's defaults.
+	LoginURL         string        // Microsoft identity platform base URL, no trailing slash
+	GraphURL         string        // Microsoft Graph base URL, no trailing slash
+	PresenceInterval time.Duration // how often each connected directory is polled
+	// PresenceClientID and PresenceClientSecret are scimd's own
+	// multi-tenant app registration, for the admin-consent flow; the
+	// secret is secret. Both or neither.
+	PresenceClientID     string
+	PresenceClientSecret string
 }
+
+// The presence poll interval's bounds: faster buys nothing (Teams itself
+// lags, GRAPH-PRESENCE.md §3), slower makes presence useless.
+const (
+	minPresenceInterval = 5 * time.Second
+	maxPresenceInterval = 10 * time.Minute
+)
 
 // minSyncLogRetention keeps the pruner from deleting what an administrator
 // is still looking at (and from running a prune every few seconds).
@@ -110,6 +133,26 @@ func settings() []setting {
 				c.SyncLogRetention = d
 				return nil
 			}},
+		{env: "SCIMD_LOGIN_URL", flag: "login-url", def: presence.DefaultLoginURL, usage: "Microsoft identity platform base URL (tokens, admin consent)",
+			set: func(c *Config, v string) error { c.LoginURL = strings.TrimRight(v, "/"); return nil }},
+		{env: "SCIMD_GRAPH_URL", flag: "graph-url", def: presence.DefaultGraphURL, usage: "Microsoft Graph base URL (presence)",
+			set: func(c *Config, v string) error { c.GraphURL = strings.TrimRight(v, "/"); return nil }},
+		{env: "SCIMD_PRESENCE_INTERVAL", flag: "presence-interval", def: presence.DefaultInterval.String(), usage: "how often Teams presence is polled (Go duration, 5s to 10m)",
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration like 30s", v)
+				}
+				if d <= 0 {
+					return fmt.Errorf("%q must be positive, from %s to %s", v, minPresenceInterval, maxPresenceInterval)
+				}
+				c.PresenceInterval = d
+				return nil
+			}},
+		{env: "SCIMD_PRESENCE_CLIENT_ID", flag: "presence-client-id", usage: "application (client) ID of scimd's multi-tenant Entra app, for the admin-consent flow",
+			set: func(c *Config, v string) error { c.PresenceClientID = strings.TrimSpace(v); return nil }},
+		{env: "SCIMD_PRESENCE_CLIENT_SECRET", flag: "presence-client-secret", file: true, usage: "client secret of scimd's multi-tenant Entra app",
+			set: func(c *Config, v string) error { c.PresenceClientSecret = v; return nil }},
 	}
 }
 
@@ -213,6 +256,24 @@ func (c Config) Validate() error {
 	if c.SyncLogRetention < minSyncLogRetention {
 		add("SCIMD_SYNC_LOG_RETENTION: %s is below the minimum of %s", c.SyncLogRetention, minSyncLogRetention)
 	}
+	// The presence settings' zero values mean their defaults, so that a
+	// Config built in code (cmd/scimbench) need not name them.
+	for _, u := range []struct{ env, value string }{{"SCIMD_LOGIN_URL", c.LoginURL}, {"SCIMD_GRAPH_URL", c.GraphURL}} {
+		if u.value != "" && !baseURL(u.value) {
+			add("%s: %q is not an absolute http(s) URL without path, query, fragment or credentials", u.env, u.value)
+		}
+	}
+	if c.PresenceInterval != 0 && (c.PresenceInterval < minPresenceInterval || c.PresenceInterval > maxPresenceInterval) {
+		add("SCIMD_PRESENCE_INTERVAL: %s is outside %s to %s", c.PresenceInterval, minPresenceInterval, maxPresenceInterval)
+	}
+	switch {
+	case c.PresenceClientID != "" && uuid.Validate(c.PresenceClientID) != nil:
+		add("SCIMD_PRESENCE_CLIENT_ID: %q is not a GUID (the app registration's Application (client) ID)", c.PresenceClientID)
+	case c.PresenceClientID != "" && c.PresenceClientSecret == "":
+		add("SCIMD_PRESENCE_CLIENT_ID is set without SCIMD_PRESENCE_CLIENT_SECRET (or SCIMD_PRESENCE_CLIENT_SECRET_FILE); set both, or neither")
+	case c.PresenceClientID == "" && c.PresenceClientSecret != "":
+		add("SCIMD_PRESENCE_CLIENT_SECRET is set without SCIMD_PRESENCE_CLIENT_ID; set both, or neither")
+	}
 	return errors.Join(errs...)
 }
 
@@ -230,7 +291,26 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("sync_log_retention", c.SyncLogRetention),
+		slog.String("login_url", c.LoginURL),
+		slog.String("graph_url", c.GraphURL),
+		slog.Duration("presence_interval", c.PresenceInterval),
+		slog.String("presence_client_id", c.PresenceClientID),
+		slog.String("presence_client_secret", redacted(c.PresenceClientSecret != "")),
 	)
+}
+
+// baseURL reports whether s is an absolute http(s) URL that paths can be
+// appended to: no path beyond "/", no query, fragment or credentials.
+func baseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" && u.User == nil && !u.ForceQuery
+}
+
+// consentFlowEnabled reports whether scimd's own app is configured for
+// the admin-consent flow.
+func (c Config) consentFlowEnabled() bool {
+	return c.PresenceClientID != "" && c.PresenceClientSecret != ""
 }
 
 func redacted(set bool) string {
@@ -243,14 +323,16 @@ func redacted(set bool) string {
 // printConfigHelp writes the settings table to w, for `scimd -h`.
 func printConfigHelp(w io.Writer) {
 	fmt.Fprintln(w, "\nEnvironment (flags override it):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range settings() {
 		def := s.def
 		if def == "" {
 			def = "(unset)"
 		}
-		fmt.Fprintf(w, "  %-24s -%-18s %-24s %s\n", s.env, s.flag, def, s.usage)
+		fmt.Fprintf(tw, "  %s\t-%s\t%s\t%s\n", s.env, s.flag, def, s.usage)
 		if s.file {
-			fmt.Fprintf(w, "  %-24s -%-18s %-24s %s\n", s.env+"_FILE", s.flag+"-file", "(unset)", "read "+s.env+" from this file")
+			fmt.Fprintf(tw, "  %s\t-%s\t%s\t%s\n", s.env+"_FILE", s.flag+"-file", "(unset)", "read "+s.env+" from this file")
 		}
 	}
+	_ = tw.Flush()
 }

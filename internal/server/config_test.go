@@ -36,6 +36,10 @@ func TestConfigDefaults(t *testing.T) {
 		ShutdownTimeout:  15 * time.Second,
 		SyncLogRetention: 30 * 24 * time.Hour,
 	}
+	if c.LoginURL != "https://login.microsoftonline.com" || c.GraphURL != "https://graph.microsoft.com" ||
+		c.PresenceInterval != 30*time.Second || c.PresenceClientID != "" || c.PresenceClientSecret != "" {
+		t.Errorf("presence defaults: login %q, graph %q, interval %v, client %q", c.LoginURL, c.GraphURL, c.PresenceInterval, c.PresenceClientID)
+	}
 	if c.Addr != want.Addr || c.DB != want.DB || c.PublicURL != want.PublicURL || c.AdminToken != "" ||
 		c.SecretKey != nil || c.MaxBodyBytes != want.MaxBodyBytes || c.LogLevel != want.LogLevel ||
 		c.LogFormat != want.LogFormat || c.ShutdownTimeout != want.ShutdownTimeout || c.SyncLogRetention != want.SyncLogRetention {
@@ -209,6 +213,147 @@ func TestConfigRedaction(t *testing.T) {
 		}
 		if !strings.Contains(out, "[redacted]") || !strings.Contains(out, "http://localhost:8080") {
 			t.Errorf("%s dump lacks values: %s", format, out)
+		}
+	}
+}
+
+func TestConfigPresenceSettings(t *testing.T) {
+	const appID = "44444444-4444-4444-8444-444444444444"
+	c, err := loadConfig(t, map[string]string{
+		"SCIMD_LOGIN_URL":              "http://127.0.0.1:8090/",
+		"SCIMD_GRAPH_URL":              "http://127.0.0.1:8090",
+		"SCIMD_PRESENCE_INTERVAL":      "1m",
+		"SCIMD_PRESENCE_CLIENT_ID":     appID,
+		"SCIMD_PRESENCE_CLIENT_SECRET": "app-secret-value",
+	}, "-presence-interval", "45s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LoginURL != "http://127.0.0.1:8090" || c.GraphURL != "http://127.0.0.1:8090" || c.PresenceInterval != 45*time.Second ||
+		c.PresenceClientID != appID || c.PresenceClientSecret != "app-secret-value" || !c.consentFlowEnabled() {
+		t.Errorf("presence settings not applied: %+v", c)
+	}
+
+	// The secret from a file.
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte("file-secret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = loadConfig(t, map[string]string{"SCIMD_PRESENCE_CLIENT_ID": appID, "SCIMD_PRESENCE_CLIENT_SECRET_FILE": file})
+	if err != nil || c.PresenceClientSecret != "file-secret-value" {
+		t.Errorf("secret from file = %q, %v", c.PresenceClientSecret, err)
+	}
+	_, err = loadConfig(t, map[string]string{"SCIMD_PRESENCE_CLIENT_ID": appID,
+		"SCIMD_PRESENCE_CLIENT_SECRET": "x", "SCIMD_PRESENCE_CLIENT_SECRET_FILE": file})
+	if err == nil || !strings.Contains(err.Error(), "SCIMD_PRESENCE_CLIENT_SECRET and SCIMD_PRESENCE_CLIENT_SECRET_FILE are both set") {
+		t.Errorf("both set: %v", err)
+	}
+
+	// Every failure at once, never echoing the secret.
+	_, err = loadConfig(t, map[string]string{
+		"SCIMD_LOGIN_URL":              "login.microsoftonline.com",
+		"SCIMD_GRAPH_URL":              "https://graph.microsoft.com/v1.0",
+		"SCIMD_PRESENCE_INTERVAL":      "often",
+		"SCIMD_PRESENCE_CLIENT_ID":     "my-app",
+		"SCIMD_PRESENCE_CLIENT_SECRET": "do-not-echo-me",
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`SCIMD_LOGIN_URL: "login.microsoftonline.com" is not an absolute http(s) URL`,
+		`SCIMD_GRAPH_URL: "https://graph.microsoft.com/v1.0" is not an absolute http(s) URL without path`,
+		`SCIMD_PRESENCE_INTERVAL: "often" is not a duration`,
+		`SCIMD_PRESENCE_CLIENT_ID: "my-app" is not a GUID`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "do-not-echo-me") {
+		t.Errorf("error echoes the secret:\n%v", err)
+	}
+	if _, err := loadConfig(t, map[string]string{"SCIMD_PRESENCE_INTERVAL": "0s"}); err == nil || !strings.Contains(err.Error(), "must be positive") {
+		t.Errorf("interval 0s: %v", err)
+	}
+}
+
+func TestConfigValidatePresence(t *testing.T) {
+	const appID = "44444444-4444-4444-8444-444444444444"
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   string // "" means valid
+	}{
+		{"interval 5s", func(c *Config) { c.PresenceInterval = 5 * time.Second }, ""},
+		{"interval 10m", func(c *Config) { c.PresenceInterval = 10 * time.Minute }, ""},
+		{"interval below 5s", func(c *Config) { c.PresenceInterval = 4 * time.Second }, "SCIMD_PRESENCE_INTERVAL: 4s is outside 5s to 10m0s"},
+		{"interval above 10m", func(c *Config) { c.PresenceInterval = 11 * time.Minute }, "SCIMD_PRESENCE_INTERVAL: 11m0s is outside"},
+		{"zero values mean defaults", func(c *Config) { c.LoginURL, c.GraphURL, c.PresenceInterval = "", "", 0 }, ""},
+		{"login url with query", func(c *Config) { c.LoginURL = "https://login.example.com?x=1" }, "SCIMD_LOGIN_URL"},
+		{"graph url with credentials", func(c *Config) { c.GraphURL = "https://u:p@graph.example.com" }, "SCIMD_GRAPH_URL"},
+		{"graph url ftp", func(c *Config) { c.GraphURL = "ftp://graph.example.com" }, "SCIMD_GRAPH_URL"},
+		{"service app", func(c *Config) { c.PresenceClientID, c.PresenceClientSecret = appID, "s" }, ""},
+		{"client id alone", func(c *Config) { c.PresenceClientID = appID }, "SCIMD_PRESENCE_CLIENT_ID is set without SCIMD_PRESENCE_CLIENT_SECRET"},
+		{"client secret alone", func(c *Config) { c.PresenceClientSecret = "s" }, "SCIMD_PRESENCE_CLIENT_SECRET is set without SCIMD_PRESENCE_CLIENT_ID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(t, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.change(&c)
+			err = c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error = %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigRedactsPresenceSecret(t *testing.T) {
+	c, err := loadConfig(t, map[string]string{
+		"SCIMD_PRESENCE_CLIENT_ID":     "44444444-4444-4444-8444-444444444444",
+		"SCIMD_PRESENCE_CLIENT_SECRET": "presence-app-secret-value",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		newLogger(&buf, slog.LevelInfo, format).Info("config", "config", c)
+		out := buf.String()
+		if strings.Contains(out, "presence-app-secret-value") {
+			t.Errorf("%s dump shows the presence app secret: %s", format, out)
+		}
+		for _, want := range []string{"44444444-4444-4444-8444-444444444444", "https://graph.microsoft.com", "presence_client_secret"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s dump lacks %q: %s", format, want, out)
+			}
+		}
+	}
+}
+
+// TestREADMEDocumentsEverySetting keeps README.md's configuration table in
+// step with settings().
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings() {
+		rows := [][2]string{{s.env, s.flag}}
+		if s.file {
+			rows = append(rows, [2]string{s.env + "_FILE", s.flag + "-file"})
+		}
+		for _, r := range rows {
+			if row := "| `" + r[0] + "` | `-" + r[1] + "` |"; !bytes.Contains(readme, []byte(row)) {
+				t.Errorf("README.md's configuration table lacks the row %s", row)
+			}
 		}
 	}
 }

@@ -43,6 +43,7 @@ func NewHandler(d handlerDeps) http.Handler {
 	r.HandleFunc("/readyz", readyz(d.Store, o.log)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", d.Metrics.handler()).Methods(http.MethodGet)
 	d.Admin.Register(r)
+	d.Admin.RegisterConsentCallback(r)
 	d.Lookup.Register(r)
 	d.SCIM.Register(r)
 	if d.extraRoutes != nil {

@@ -52,6 +52,8 @@ type testOptions struct {
 	extraRoutes   func(*mux.Router)
 	syncLogPruned func(deleted int64, err error)
 	db            string // reuse a database file; default: a new one
+	// Presence test hooks, see Main.
+	presenceInterval, streamHeartbeat, writeTimeout time.Duration
 }
 
 func testConfig(t *testing.T) Config {
@@ -84,11 +86,14 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 	}
 	s := &testServer{t: t, stdout: &syncBuffer{}, logs: &syncBuffer{}, done: make(chan error, 1)}
 	s.main = &Main{
-		Config:        cfg,
-		Logger:        newLogger(io.MultiWriter(s.logs, t.Output()), cfg.LogLevel, cfg.LogFormat),
-		Stdout:        s.stdout,
-		extraRoutes:   opts.extraRoutes,
-		syncLogPruned: opts.syncLogPruned,
+		Config:           cfg,
+		Logger:           newLogger(io.MultiWriter(s.logs, t.Output()), cfg.LogLevel, cfg.LogFormat),
+		Stdout:           s.stdout,
+		extraRoutes:      opts.extraRoutes,
+		syncLogPruned:    opts.syncLogPruned,
+		presenceInterval: opts.presenceInterval,
+		streamHeartbeat:  opts.streamHeartbeat,
+		writeTimeout:     opts.writeTimeout,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

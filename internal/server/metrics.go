@@ -40,6 +40,10 @@ func newMetrics() *metrics {
 	return m
 }
 
+// registerer is where other components (the presence poller) register
+// their collectors, so that /metrics serves them too.
+func (m *metrics) registerer() prometheus.Registerer { return m.reg }
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }

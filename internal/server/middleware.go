@@ -228,6 +228,17 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // deadlines).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Flush sends what was written so far (the presence stream flushes every
+// event). It serves handlers that assert http.Flusher rather than use a
+// ResponseController; a writer underneath that cannot flush is ignored,
+// as http.Flusher has no way to report it.
+func (w *statusWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
 // Status is the response status; a handler that wrote nothing answered 200.
 func (w *statusWriter) Status() int {
 	if !w.wroteHeader {

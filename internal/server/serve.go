@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store/sqlite"
 )
@@ -33,10 +35,18 @@ type Main struct {
 	db        *sqlite.DB
 	ln        net.Listener
 	server    *http.Server
+	presence  *presence.Service
 	closeOnce sync.Once
 
 	// extraRoutes is a test hook, see handlerDeps.
 	extraRoutes func(*mux.Router)
+	// presenceInterval, when set, overrides Config.PresenceInterval past
+	// its validation (tests poll every few milliseconds).
+	presenceInterval time.Duration
+	// streamHeartbeat, when set, is the presence stream's heartbeat.
+	streamHeartbeat time.Duration
+	// writeTimeout, when set, replaces the server's WriteTimeout.
+	writeTimeout time.Duration
 	// syncLogPruned is a test hook, see syncLogPruner.
 	syncLogPruned func(deleted int64, err error)
 }
@@ -62,6 +72,39 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 
+	mtr := newMetrics()
+	interval := m.Config.PresenceInterval
+	if m.presenceInterval > 0 {
+		interval = m.presenceInterval
+	}
+	svc, err := presence.New(presence.Config{
+		Store:           db,
+		Key:             m.Config.SecretKey,
+		LoginURL:        m.Config.LoginURL,
+		GraphURL:        m.Config.GraphURL,
+		Interval:        interval,
+		AppClientID:     m.Config.PresenceClientID,
+		AppClientSecret: m.Config.PresenceClientSecret,
+		PublicURL:       m.Config.PublicURL,
+		Logger:          log,
+		Registerer:      mtr.registerer(),
+	})
+	if err != nil {
+		return fmt.Errorf("start presence: %w", err)
+	}
+	m.presence = svc
+	if m.Config.consentFlowEnabled() && !consentRedirectAllowed(m.Config.PublicURL) {
+		log.Warn("Microsoft accepts an admin-consent redirect URI only over https (or http://localhost): the consent flow will fail with this SCIMD_PUBLIC_URL",
+			"redirect_uri", m.Config.PublicURL+presence.ConsentCallbackPath)
+	}
+	lookup := api.NewLookup(api.LookupConfig{
+		Store:          db,
+		Logger:         log,
+		AdminTokenHash: adminHash,
+		Presence:       svc,
+		Heartbeat:      m.streamHeartbeat,
+	})
+
 	h := NewHandler(handlerDeps{
 		Logger: log,
 		Store:  db,
@@ -77,13 +120,10 @@ func (m *Main) Open(ctx context.Context) error {
 			AdminTokenHash: adminHash,
 			Logger:         log,
 			MaxBodyBytes:   m.Config.MaxBodyBytes,
+			Presence:       svc,
 		}),
-		Lookup: api.NewLookup(api.LookupConfig{
-			Store:          db,
-			Logger:         log,
-			AdminTokenHash: adminHash,
-		}),
-		Metrics:     newMetrics(),
+		Lookup:      lookup,
+		Metrics:     mtr,
 		extraRoutes: m.extraRoutes,
 	})
 
@@ -100,16 +140,33 @@ func (m *Main) Open(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http_server").Handler(), slog.LevelWarn),
 	}
+	if m.writeTimeout > 0 {
+		m.server.WriteTimeout = m.writeTimeout
+	}
+	// Presence streams never end by themselves: end them when shutdown
+	// starts, so that it need not wait for its deadline.
+	m.server.RegisterOnShutdown(lookup.CloseStreams)
 	return nil
+}
+
+// consentRedirectAllowed reports whether Microsoft accepts
+// publicURL+ConsentCallbackPath as a redirect URI: https, or http on
+// localhost.
+func consentRedirectAllowed(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return false
+	}
+	return u.Scheme == "https" || u.Scheme == "http" && u.Hostname() == "localhost"
 }
 
 // Addr is the bound listen address (useful with port 0).
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// Run serves and prunes the sync log until ctx ends, then stops accepting
-// connections, lets in-flight requests finish within the shutdown timeout,
-// waits for the pruner and closes the store. It returns nil after a clean
-// shutdown.
+// Run serves, polls Teams presence and prunes the sync log until ctx
+// ends, then stops accepting connections, lets in-flight requests finish
+// within the shutdown timeout, stops the presence poller, waits for the
+// pruner and closes the store. It returns nil after a clean shutdown.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("serving",
 		"addr", m.Addr(),
@@ -132,8 +189,20 @@ func (m *Main) Run(ctx context.Context) error {
 		pruned:    m.syncLogPruned,
 	}
 	g.Go(func() error { return pruner.run(gctx) })
+	// The poller outlives the HTTP server by the drain, so that requests in
+	// flight (a connect, a stream) still find it: HTTP, then the poller,
+	// then the store.
+	pctx, stopPresence := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopPresence()
+	g.Go(func() error {
+		if err := m.presence.Run(pctx); err != nil {
+			return fmt.Errorf("presence: %w", err)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		<-gctx.Done()
+		defer stopPresence()
 		m.Logger.Info("shutting down", "timeout", m.Config.ShutdownTimeout)
 		// The parent context is already done; the drain gets its own budget.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.Config.ShutdownTimeout)

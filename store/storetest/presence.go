@@ -180,4 +180,3 @@ func testPresenceData(t *testing.T, s store.Store) {
 		t.Errorf("presence of a deleted user: %+v", got)
 	}
 }
-

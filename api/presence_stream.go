@@ -1,0 +1,215 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimd/scimd/presence"
+	"github.com/scimd/scimd/store"
+)
+
+// DefaultHeartbeat is LookupConfig.Heartbeat's default: well under the
+// idle timeouts of common proxies and load balancers (60 s and more).
+const DefaultHeartbeat = 15 * time.Second
+
+// streamRetry is the reconnection delay the stream suggests to
+// EventSource clients, in milliseconds.
+const streamRetry = "5000"
+
+// resetReason explains an "event: reset" to the client's developer.
+const resetReason = "the events after Last-Event-ID are no longer held by this server (or the id is not one of its ids): re-read the contacts' presence through the contacts API, then keep reading this stream"
+
+// CloseStreams ends every open presence stream, and any opened later at
+// once. The server calls it when it starts shutting down: streams would
+// otherwise keep the graceful shutdown waiting until its deadline.
+func (l *Lookup) CloseStreams() { l.closeOnce.Do(func() { close(l.closing) }) }
+
+// presenceStream sends the directory's presence changes as Server-Sent
+// Events, as they happen: one "presence" event per contact change, with
+// the event id to resume from (Last-Event-ID header, or the lastEventId
+// parameter for clients that cannot set headers), and a comment line
+// every heartbeat while nothing happens. The same visibility rules as the
+// contacts API apply.
+func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
+	vals, ok := queryParams(w, r, "lastEventId")
+	if !ok {
+		return
+	}
+	svc := l.cfg.Presence
+	if svc == nil {
+		writePresenceUnavailable(w)
+		return
+	}
+	lastID := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	if lastID == "" {
+		lastID = strings.TrimSpace(vals.Get("lastEventId"))
+	}
+	select {
+	case <-l.closing:
+		w.Header().Set("Retry-After", "5")
+		WriteError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down; reconnect in a few seconds")
+		return
+	default:
+	}
+
+	ctx := r.Context()
+	sc := scopeFrom(r)
+	rc := http.NewResponseController(w)
+	// The server's WriteTimeout bounds ordinary answers; a stream is meant
+	// to stay open, so it lifts the deadline for this response.
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		l.internal(w, r, "presence stream: lift write deadline", err)
+		return
+	}
+	sub := svc.Subscribe(sc.directoryID, lastID)
+	defer sub.Close()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+
+	var buf bytes.Buffer
+	buf.WriteString("retry: " + streamRetry + "\n\n")
+	if sub.Reset {
+		reason, _ := json.Marshal(map[string]string{"reason": resetReason})
+		buf.WriteString("event: reset\ndata: ")
+		buf.Write(reason)
+		buf.WriteString("\n\n")
+	}
+	send := func() bool {
+		_, err := w.Write(buf.Bytes())
+		buf.Reset()
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			if errors.Is(err, http.ErrNotSupported) {
+				l.log.ErrorContext(ctx, "presence stream: the response writer cannot flush", "err", err)
+			}
+			return false // the client went away
+		}
+		return true
+	}
+	if !send() {
+		return
+	}
+	l.log.DebugContext(ctx, "presence stream opened", "directory_id", sc.directoryID, "reset", sub.Reset)
+
+	heartbeat := time.NewTicker(l.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.closing:
+			return
+		case ev, ok := <-sub.Events:
+			if !ok {
+				return // the subscription ended (revoked, service stopped, client too slow)
+			}
+			visible, err := l.visibleContact(r, sc, ev.ContactID)
+			if err != nil {
+				// End the stream: the client reconnects with the last id it
+				// got and this event is sent again.
+				l.log.ErrorContext(ctx, "presence stream: check contact visibility failed", "err", err)
+				return
+			}
+			if !visible {
+				continue
+			}
+			if !writeEvent(&buf, ev) {
+				l.log.ErrorContext(ctx, "presence stream: encode event failed")
+				continue
+			}
+			if !send() {
+				return
+			}
+		case <-heartbeat.C:
+			next, ok := l.stillAdmitted(r, sc)
+			if !ok {
+				l.log.InfoContext(ctx, "presence stream closed: credential or directory no longer valid", "directory_id", sc.directoryID)
+				return
+			}
+			sc = next
+			buf.WriteString(": heartbeat\n\n")
+			if !send() {
+				return
+			}
+		}
+	}
+}
+
+// writeEvent appends ev to buf in the event-stream format.
+func writeEvent(buf *bytes.Buffer, ev presence.Event) bool {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return false
+	}
+	// An id with a line break would end the field early; the service's ids
+	// have none, but the stream's framing must not depend on it.
+	if id := ev.ID; id != "" && !strings.ContainsAny(id, "\r\n") {
+		buf.WriteString("id: " + id + "\n")
+	}
+	buf.WriteString("event: presence\ndata: ")
+	buf.Write(data)
+	buf.WriteString("\n\n")
+	return true
+}
+
+// visibleContact reports whether the directory's visibility rules show
+// the contact, so that the stream never reveals a hidden contact's
+// presence. Without rules every contact the poller asks about (active
+// users) is visible, and the store is not asked.
+func (l *Lookup) visibleContact(r *http.Request, sc *scope, contactID string) (bool, error) {
+	v := sc.visibility
+	if len(v.OnlyGroups) == 0 && len(v.ExcludeGroups) == 0 && len(v.Domains) == 0 {
+		return true, nil
+	}
+	_, err := l.cfg.Store.GetContact(r.Context(), sc.directoryID, contactID, v)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// stillAdmitted checks again what authenticate checked when a stream
+// opened: a revoked key or a deleted directory ends it, and changed
+// visibility rules apply from now on. A store failure keeps the stream
+// and its current scope.
+func (l *Lookup) stillAdmitted(r *http.Request, sc *scope) (*scope, bool) {
+	ctx := r.Context()
+	key, reason, err := l.credential(r)
+	if err != nil {
+		l.log.WarnContext(ctx, "presence stream: recheck api key failed", "err", err)
+		return sc, true
+	}
+	if reason != "" || (key != nil && key.DirectoryID != mux.Vars(r)["directoryId"]) {
+		return nil, false
+	}
+	d, err := l.cfg.Store.GetDirectory(ctx, sc.directoryID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, false
+	case err != nil:
+		l.log.WarnContext(ctx, "presence stream: recheck directory failed", "err", err)
+		return sc, true
+	}
+	next, err := scopeOf(d)
+	if err != nil {
+		l.log.WarnContext(ctx, "presence stream: read mapping rules failed", "err", err)
+		return sc, true
+	}
+	return next, true
+}
