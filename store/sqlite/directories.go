@@ -30,7 +30,16 @@ func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Dir
 
 // GetDirectory returns the directory id.
 func (db *DB) GetDirectory(ctx context.Context, id string) (store.Directory, error) {
-	return getDirectory(ctx, db.r, id)
+	d, gen, ok := db.dirs.get(id)
+	if ok {
+		return cloneDirectory(d), nil
+	}
+	d, err := getDirectory(ctx, db.r, id)
+	if err != nil {
+		return d, err
+	}
+	db.dirs.put(id, cloneDirectory(d), gen)
+	return d, nil
 }
 
 func getDirectory(ctx context.Context, q querier, id string) (store.Directory, error) {
@@ -67,6 +76,7 @@ func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
 // UpdateDirectory replaces the name and token hash of directory id with
 // those fn returns.
 func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Directory) (store.Directory, error)) (store.Directory, error) {
+	defer db.dirs.invalidate()
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		old, err := getDirectory(ctx, tx, id)
 		if err != nil {
@@ -88,6 +98,8 @@ func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Dire
 // DeleteDirectory removes the directory; foreign keys cascade to its users,
 // groups and memberships in the same transaction.
 func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
+	defer db.dirs.invalidate()
+	defer db.keys.invalidate() // the directory's keys go with it
 	return db.write(ctx, func(ctx context.Context, tx *tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE id = ?`, id)
 		if err != nil {

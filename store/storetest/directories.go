@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/scimd/scimd/store"
@@ -148,5 +149,58 @@ func testDirectoriesCallbackError(t *testing.T, s store.Store) {
 	wantErr(t, "UpdateDirectory", err, errBoom)
 	if got, _ := s.GetDirectory(ctx, a.ID); got.Name != a.Name || !got.Updated.Equal(a.Updated) {
 		t.Errorf("directory changed by a failed callback: %+v", got)
+	}
+}
+
+// testDirectoriesReadsSeeWrites: every read after a write sees it, however
+// a backend keeps directories and keys (they are read on every request,
+// so a backend may hold them in memory), and what a read returns is the
+// caller's to change.
+func testDirectoriesReadsSeeWrites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	d := createDirectory(t, s)
+	k := createAPIKey(t, s, d.ID, "reader")
+	for range 2 { // twice: the second read may come from memory
+		if _, err := s.GetDirectory(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.APIKeyByHash(ctx, k.Hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := s.GetDirectory(ctx, d.ID)
+	got.SCIMTokenHash[0] ^= 0xff
+	got.Mapping = append(got.Mapping, "x"...)
+	if again, _ := s.GetDirectory(ctx, d.ID); string(again.SCIMTokenHash) != string(d.SCIMTokenHash) || string(again.Mapping) != string(d.Mapping) {
+		t.Error("changing a returned directory changed the stored one")
+	}
+	newHash := store.HashToken("rotated")
+	if _, err := s.UpdateDirectory(ctx, d.ID, func(d store.Directory) (store.Directory, error) {
+		d.SCIMTokenHash = newHash
+		return d, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetDirectory(ctx, d.ID); string(got.SCIMTokenHash) != string(newHash) {
+		t.Error("GetDirectory after a token rotation returned the old token hash")
+	}
+	if err := s.DeleteAPIKey(ctx, d.ID, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.APIKeyByHash(ctx, k.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("APIKeyByHash after the key was revoked: %v, want ErrNotFound", err)
+	}
+	k2 := createAPIKey(t, s, d.ID, "second")
+	if _, err := s.APIKeyByHash(ctx, k2.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDirectory(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetDirectory(ctx, d.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetDirectory after delete: %v, want ErrNotFound", err)
+	}
+	if _, err := s.APIKeyByHash(ctx, k2.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a deleted directory's API key still resolves: %v", err)
 	}
 }

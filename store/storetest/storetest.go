@@ -37,6 +37,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Directories/NotFound", testDirectoriesNotFound},
 		{"Directories/DeleteCascades", testDirectoriesDeleteCascades},
 		{"Directories/CallbackError", testDirectoriesCallbackError},
+		{"Directories/ReadsSeeWrites", testDirectoriesReadsSeeWrites},
 		{"Users/CRUD", testUsersCRUD},
 		{"Users/NotFound", testUsersNotFound},
 		{"Users/DeletePrecondition", testUsersDeletePrecondition},
