@@ -45,7 +45,10 @@ type filter struct {
 // textFilter matches Text: the whole text as a prefix of a word or of the
 // email and, when the text has several words ("adele va"), each of them
 // as the prefix of a word. Words are folded, so case does not matter.
-func textFilter(directoryID, text string) filter {
+// rarest picks the term to lead the several-words match with: the one
+// with fewest matches (a query for "anna.smith.12345" must not lead with
+// every Smith of a million contacts when no name starts with 12345).
+func textFilter(directoryID, text string, rarest func(terms []string) (int, error)) (filter, error) {
 	q := fold(strings.TrimSpace(text))
 	terms := splitWords(q)
 	if len(terms) == 1 && terms[0] == q {
@@ -54,31 +57,34 @@ func textFilter(directoryID, text string) filter {
 	f := filter{probe: wordProbe, probeArgs: []any{q, prefixEnd(q)},
 		lead: wordLead, leadArgs: []any{directoryID, q, prefixEnd(q)}, named: true}
 	if len(terms) == 0 {
-		return f
+		return f, nil
 	}
 	all := make([]string, len(terms))
-	longest := 0
 	for i, t := range terms {
 		all[i] = wordProbe
 		f.probeArgs = append(f.probeArgs, t, prefixEnd(t))
-		if len(t) > len(terms[longest]) {
-			longest = i
-		}
 	}
 	f.probe = `(` + wordProbe + ` OR (` + strings.Join(all, ` AND `) + `))`
+	lead, err := rarest(terms)
+	if err != nil {
+		return f, err
+	}
+	if lead < 0 {
+		return f, nil // a word matches nothing: only the whole text can match
+	}
 	// The lead is exact: the whole text's matches, and those of the
-	// longest word (likely the rarest) that match every other word too.
+	// rarest word that match every other word too.
 	f.lead += ` UNION ALL ` + wordLead
-	f.leadArgs = append(f.leadArgs, directoryID, terms[longest], prefixEnd(terms[longest]))
+	f.leadArgs = append(f.leadArgs, directoryID, terms[lead], prefixEnd(terms[lead]))
 	f.count, f.countArgs = f.lead, slices.Clone(f.leadArgs)
 	for i, t := range terms {
-		if i != longest {
+		if i != lead {
 			f.lead += ` AND EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = w.directory_id AND o.user_id = w.user_id
 				AND o.word >= ? AND o.word < ?)`
 			f.leadArgs = append(f.leadArgs, t, prefixEnd(t))
 		}
 	}
-	return f
+	return f, nil
 }
 
 const (

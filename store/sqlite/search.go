@@ -39,7 +39,7 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	if err != nil {
 		return nil, "", err
 	}
-	filters, err := searchFilters(directoryID, q)
+	filters, err := db.searchFilters(ctx, directoryID, q)
 	r := compileRules(q.Visibility)
 	if err != nil || r.hidesAll() {
 		return nil, "", err
@@ -84,10 +84,16 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 
 // searchFilters returns the filters of q's Text, Digits and GroupID, and
 // one that can lead with Visibility.OnlyGroups.
-func searchFilters(directoryID string, q store.ContactQuery) ([]filter, error) {
+func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.ContactQuery) ([]filter, error) {
 	var fs []filter
 	if strings.TrimSpace(q.Text) != "" {
-		fs = append(fs, textFilter(directoryID, q.Text))
+		f, err := textFilter(directoryID, q.Text, func(terms []string) (int, error) {
+			return db.rarestWord(ctx, directoryID, terms)
+		})
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, f)
 	}
 	if q.Digits != "" {
 		f, err := digitsFilter(directoryID, q.Digits)
@@ -103,6 +109,27 @@ func searchFilters(directoryID string, q store.ContactQuery) ([]filter, error) {
 		fs = append(fs, onlyGroupsFilter(directoryID, r))
 	}
 	return fs, nil
+}
+
+// rarestWord returns the index of the term that starts the fewest words
+// (counted up to the lead cap, so a count costs at most that many index
+// entries), or -1 if a term starts none.
+func (db *DB) rarestWord(ctx context.Context, directoryID string, terms []string) (int, error) {
+	best, fewest := 0, leadCapNamed+2
+	for i, t := range terms {
+		var n int
+		if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (`+wordLead+` LIMIT ?)`,
+			directoryID, t, prefixEnd(t), leadCapNamed+1).Scan(&n); err != nil {
+			return 0, wrap("search contacts", err)
+		}
+		if n == 0 {
+			return -1, nil
+		}
+		if n < fewest {
+			best, fewest = i, n
+		}
+	}
+	return best, nil
 }
 
 // noMatch is chooseLead's answer when a filter selects nothing.

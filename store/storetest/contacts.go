@@ -113,7 +113,8 @@ func testContactsText(t *testing.T, s store.Store) {
 	alex := createContact(t, s, d.ID, "alex@contoso.com", contact("alex Wilber", "AlexW@contoso.com"))
 	zoe := createContact(t, s, d.ID, "zoe@contoso.com", contact("Zoe Ball", "zb@contoso.com"))
 	boss := createContact(t, s, d.ID, "boss@contoso.com", store.Contact{DisplayName: "The Boss", GivenName: "Megan", FamilyName: "Bowen"})
-	all := byName(emile, adele, jl, alex, zoe, boss)
+	grace := createContact(t, s, d.ID, "grace@contoso.com", contact("Grace Hopper", "grace.hopper.1906@navy.mil"))
+	all := byName(emile, adele, jl, alex, zoe, boss, grace)
 
 	for _, tt := range []struct {
 		text string
@@ -134,6 +135,9 @@ func testContactsText(t *testing.T, s store.Store) {
 		{"adele va", []store.User{adele}}, // several words: each starts a word
 		{"va adele", []store.User{adele}},
 		{"adele x", nil},
+		{"grace.hopper.1906", []store.User{grace}}, // a whole email's start, though no word starts with 1906
+		{"grace hopper 1906", nil},
+		{"hopper grace", []store.User{grace}},
 		{"meg", []store.User{boss}}, // given and family names count too
 		{"bow", []store.User{boss}},
 		{"oss", nil}, // not the start of a word
