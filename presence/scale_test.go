@@ -17,14 +17,20 @@ import (
 )
 
 // BenchmarkPollScale measures the scale target: 100,000 contacts
-// across 10 directories (10 tenants), over real HTTP to the fake Graph,
-// where every contact's presence changes every 20 s. The fake runs in the
-// same process, so its CPU time counts too: the figure is an upper bound. Cycles run back to back at a short
+// across 10 directories (10 tenants), over real HTTP to the fake Graph:
+// "steady" where presence does not change, "changing" where every
+// contact's presence changes every 20 s. The fake runs in the same
+// process, so its CPU time counts too: the figures are upper bounds. Cycles run back to back at a short
 // interval; the CPU time per cycle, divided by the production interval
 // (30 s), is the average share of one core the poller needs.
 //
 //	go test -run xxx -bench PollScale -benchtime 5x ./presence
 func BenchmarkPollScale(b *testing.B) {
+	b.Run("steady", func(b *testing.B) { benchmarkPollScale(b, time.Hour) })
+	b.Run("changing", func(b *testing.B) { benchmarkPollScale(b, 20*time.Second) })
+}
+
+func benchmarkPollScale(b *testing.B, changeEvery time.Duration) {
 	const dirs, perDir = 10, 10_000
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "scimd.db"), sqlite.Options{})
@@ -35,7 +41,7 @@ func BenchmarkPollScale(b *testing.B) {
 	if _, err := db.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	graph := fakegraph.New(fakegraph.Config{AutoPresence: 20 * time.Second})
+	graph := fakegraph.New(fakegraph.Config{AutoPresence: changeEvery})
 	srv := httptest.NewServer(graph)
 	defer srv.Close()
 	var ids []string
