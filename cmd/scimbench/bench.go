@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// bench holds what every phase shares: the HTTP client, the options, the
+// progress line and the log of the first errors.
+type bench struct {
+	opt    options
+	hc     *http.Client
+	stderr io.Writer
+	prog   *progress
+	seed   uint32
+
+	errMu    sync.Mutex
+	errShown int
+}
+
+// maxErrorsShown bounds the error bodies written to stderr per process.
+const maxErrorsShown = 5
+
+func newBench(opt options, stderr io.Writer, prog *progress) *bench {
+	tr := &http.Transport{
+		Proxy:               nil, // loopback only, never through a proxy
+		MaxIdleConns:        4 * opt.concurrency,
+		MaxIdleConnsPerHost: 2 * opt.concurrency,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &bench{
+		opt:    opt,
+		hc:     &http.Client{Transport: tr, Timeout: 60 * time.Second},
+		stderr: stderr,
+		prog:   prog,
+		seed:   rand.Uint32(),
+	}
+}
+
+// failure writes one of the first failures to stderr.
+func (b *bench) failure(name string, format string, a ...any) {
+	b.errMu.Lock()
+	defer b.errMu.Unlock()
+	if b.errShown >= maxErrorsShown {
+		return
+	}
+	b.errShown++
+	b.prog.clear()
+	fmt.Fprintf(b.stderr, "scimbench: %s: %s\n", name, fmt.Sprintf(format, a...))
+	if b.errShown == maxErrorsShown {
+		fmt.Fprintln(b.stderr, "scimbench: (further errors are counted, not shown)")
+	}
+}
+
+// do sends one request, reads the whole answer and records it in o,
+// failed unless its status is want. out, when set, receives the decoded
+// body of a successful answer. It reports whether the request succeeded.
+func (b *bench) do(ctx context.Context, w int, o *op, method, u, token string, body []byte, want int, out any) bool {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		o.record(w, 0, false)
+		b.failure(o.name, "%v", err)
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", contentTypeSCIM)
+	}
+	t0 := time.Now()
+	resp, err := b.hc.Do(req)
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	d := time.Since(t0)
+	switch {
+	case err != nil:
+		o.record(w, d, false)
+		if ctx.Err() == nil {
+			b.failure(o.name, "%v", err)
+		}
+		return false
+	case resp.StatusCode != want:
+		o.record(w, d, false)
+		b.failure(o.name, "status %d, want %d: %s", resp.StatusCode, want, clip(data))
+		return false
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			o.record(w, d, false)
+			b.failure(o.name, "undecodable answer: %v: %s", err, clip(data))
+			return false
+		}
+	}
+	o.record(w, d, true)
+	return true
+}
+
+// lastLatency is worker w's latest latency in o.
+func lastLatency(o *op, w int) time.Duration { return o.lat[w][len(o.lat[w])-1] }
+
+func clip(b []byte) string {
+	const max = 300
+	s := strings.TrimSpace(string(b))
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
+
+// phaseRun is how a phase ran.
+type phaseRun struct {
+	wall, cpu time.Duration // wall time; CPU time of the whole process
+	// other is the CPU time other processes (and the hypervisor, and the
+	// kernel's interrupt work) took meanwhile, if otherKnown.
+	other      time.Duration
+	otherKnown bool
+	// written is the bytes the process wrote to storage, -1 if unknown.
+	written int64
+	done    int // work items run
+}
+
+// runPhase runs fn(w, i) for i in [0, total) on the concurrency's
+// workers, each worker w taking the next i, until all are done, limit
+// (if set) has passed or ctx ends. With -cpuprofile, the phase gets its
+// own profile, in which the client's goroutines carry the label
+// scimbench=client.
+func (b *bench) runPhase(ctx context.Context, name string, total int, limit time.Duration, fn func(w, i int)) (phaseRun, error) {
+	stopProfile, err := b.startProfile(name)
+	if err != nil {
+		return phaseRun{}, err
+	}
+	var next, done atomic.Int64
+	var deadline time.Time
+	start, cpu0 := time.Now(), cpuTime()
+	machine0, machineOK := machineCPU()
+	written0, writtenOK := diskWritten()
+	if limit > 0 {
+		deadline = start.Add(limit)
+	}
+	b.prog.start(name, total, &done)
+	var wg sync.WaitGroup
+	for w := range b.opt.concurrency {
+		wg.Go(func() {
+			pprof.Do(ctx, pprof.Labels("scimbench", "client"), func(context.Context) {
+				for ctx.Err() == nil {
+					i := int(next.Add(1) - 1)
+					if i >= total || (!deadline.IsZero() && time.Now().After(deadline)) {
+						return
+					}
+					fn(w, i)
+					done.Add(1)
+				}
+			})
+		})
+	}
+	wg.Wait()
+	r := phaseRun{wall: time.Since(start), cpu: cpuTime() - cpu0, written: -1, done: int(done.Load())}
+	if written1, ok := diskWritten(); ok && writtenOK {
+		r.written = written1 - written0
+	}
+	if machine1, ok := machineCPU(); ok && machineOK {
+		// /proc/stat counts in ticks of 10 ms: short phases can come out
+		// slightly negative.
+		r.other, r.otherKnown = max(0, machine1-machine0-r.cpu), true
+	}
+	b.prog.stop()
+	return r, stopProfile()
+}
+
+// startProfile starts the phase's CPU profile, <path>.<phase>.pprof.
+func (b *bench) startProfile(phase string) (func() error, error) {
+	if b.opt.cpuProfile == "" {
+		return func() error { return nil }, nil
+	}
+	path := profilePath(b.opt.cpuProfile, b.opt.profileTag, phase)
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
+// profilePath inserts tag (the size, in -scale runs) and the phase before
+// path's extension: cpu.pprof → cpu.users.pprof.
+func profilePath(path, tag, phase string) string {
+	ext := ".pprof"
+	base := path
+	if i := strings.LastIndexByte(path, '.'); i > strings.LastIndexByte(path, '/') {
+		base, ext = path[:i], path[i:]
+	}
+	if tag != "" {
+		base += "." + tag
+	}
+	return base + "." + phase + ext
+}

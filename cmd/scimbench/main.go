@@ -1,0 +1,396 @@
+// Command scimbench measures scimd as Microsoft Entra ID uses it: it
+// replays an initial provisioning cycle (users matched then created,
+// groups created then filled by member PATCHes, a share of users updated,
+// reads by id and by filter), then caller-ID lookups and searches on the
+// lookup API, and measures in the same run what this machine's HTTP
+// stack and SQLite can do at best, so that every figure is also a ratio
+// to its ceiling.
+//
+//	go run ./cmd/scimbench                        # 10,000 users, scimd in-process
+//	go run ./cmd/scimbench -users 100000 -groups 1000 -members 100
+//	go run ./cmd/scimbench -scale 10000,100000,1000000
+//	go run ./cmd/scimbench -base http://127.0.0.1:8080 -token $ADMIN
+//
+// See BENCHMARKS.md for what each phase does and the figures.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the command line.
+type options struct {
+	users, groups, members, batch int
+	updateShare                   float64
+	reads, lookups, searches      int
+	duration                      time.Duration
+	concurrency                   int
+	scale                         []int
+
+	base, token string
+	db          string
+	keep        bool
+	serverLog   string
+	ceilingDir  string
+	ceilingTime time.Duration
+	ceilingMax  int
+
+	jsonPath   string
+	quiet      bool
+	cpuProfile string
+	profileTag string // set per run with -scale
+}
+
+const auto = -1
+
+func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error) {
+	var o options
+	var scale string
+	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.users, "users", 10000, "users to provision")
+	fs.IntVar(&o.groups, "groups", auto, "groups to provision (default users/100)")
+	fs.IntVar(&o.members, "members", 100, "members per group (at most -users)")
+	fs.IntVar(&o.batch, "batch", 25, "members added per group PATCH")
+	fs.Float64Var(&o.updateShare, "update-share", 0.1, "share of users updated by PATCH, 0 to 1")
+	fs.IntVar(&o.reads, "reads", auto, "GET /Users/{id} requests, and as many filtered GETs (default users/2, at most 50,000)")
+	fs.IntVar(&o.lookups, "lookups", 20000, "caller-ID lookups")
+	fs.IntVar(&o.searches, "searches", 20000, "searches, split between name, email and digit searches")
+	fs.DurationVar(&o.duration, "duration", 0, "time limit of each read, lookup and search phase (0: none, run the counts)")
+	fs.IntVar(&o.concurrency, "c", 8, "concurrent requests")
+	fs.StringVar(&scale, "scale", "", "comma-separated user counts: run the whole cycle at each, on a new database each (e.g. 10000,100000,1000000)")
+	fs.StringVar(&o.base, "base", "", "URL of a running scimd on this machine (default: start one in-process)")
+	fs.StringVar(&o.token, "token", "", "admin token of the -base scimd ($SCIMBENCH_TOKEN)")
+	fs.StringVar(&o.db, "db", "", "in-process scimd's database file, which must not exist (default: in a temporary directory)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the database (in-process) or the directory (-base) after the run")
+	fs.StringVar(&o.serverLog, "server-log", "text", "in-process scimd's access log: text or json (formatted, then discarded, as scimd's costs), or off")
+	fs.StringVar(&o.ceilingDir, "ceiling-dir", "", "directory of the storage ceiling's SQLite file (default: beside the database; with -base, the temporary directory)")
+	fs.DurationVar(&o.ceilingTime, "ceiling-time", 3*time.Second, "how long each ceiling is measured")
+	fs.IntVar(&o.ceilingMax, "ceiling-max", 1_000_000, "most requests of each ceiling")
+	fs.StringVar(&o.jsonPath, "json", "scimbench.json", "write the results as JSON to this file (\"\": do not)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each phase to this path, with the phase before the extension (cpu.pprof: cpu.users.pprof, ...)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: scimbench [flags]\n\nReplays an Entra ID provisioning cycle against scimd and measures it against this machine's HTTP and SQLite ceilings.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, fs, err
+	}
+	if fs.NArg() > 0 {
+		return o, fs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.token == "" {
+		o.token = os.Getenv("SCIMBENCH_TOKEN")
+	}
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if scale != "" {
+		for s := range strings.SplitSeq(scale, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(s, "_", "")))
+			if err != nil || n < 1 {
+				add("-scale: %q is not a positive user count", s)
+				continue
+			}
+			o.scale = append(o.scale, n)
+		}
+	}
+	if o.users < 1 {
+		add("-users must be at least 1")
+	}
+	if o.members < 0 || o.groups < auto || o.reads < auto || o.lookups < 0 || o.searches < 0 {
+		add("-groups, -members, -reads, -lookups and -searches must not be negative")
+	}
+	if o.batch < 1 {
+		add("-batch must be at least 1")
+	}
+	if o.updateShare < 0 || o.updateShare > 1 {
+		add("-update-share must be between 0 and 1")
+	}
+	if o.concurrency < 1 {
+		add("-c must be at least 1")
+	}
+	if o.ceilingTime <= 0 || o.ceilingMax < 1 {
+		add("-ceiling-time and -ceiling-max must be positive")
+	}
+	if o.serverLog != "text" && o.serverLog != "json" && o.serverLog != "off" {
+		add("-server-log must be text, json or off")
+	}
+	if o.base != "" {
+		if o.db != "" {
+			add("-db is for the in-process scimd; with -base the server has its own")
+		}
+		if _, err := loopbackOnly(o.base); err != nil {
+			errs = append(errs, err)
+		}
+	} else if o.db != "" && len(o.scale) == 0 && exists(o.db) {
+		add("-db %s already exists: scimbench measures a new database; remove it or choose another path", o.db)
+	}
+	return o, fs, errors.Join(errs...)
+}
+
+// sizesFor derives a run's bounds from the options and its user count.
+func sizesFor(o options, users int) sizes {
+	s := sizes{Users: users, Groups: o.groups, Members: min(o.members, users), Batch: o.batch,
+		Updates: int(o.updateShare * float64(users)), Reads: o.reads, Lookups: o.lookups,
+		Searches: o.searches, Concurrency: o.concurrency}
+	if s.Groups == auto {
+		s.Groups = users / 100
+	}
+	if s.Reads == auto {
+		s.Reads = min(users/2, 50000)
+	}
+	return s
+}
+
+// run is the command; it returns the exit status: 0, 1 when requests
+// failed or the run was interrupted, 2 for a bad command line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, fs, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "scimbench: %v\n", err)
+		return 2
+	}
+	userCounts := o.scale
+	if len(userCounts) == 0 {
+		userCounts = []int{o.users}
+	}
+
+	rep := &Report{Machine: machine(), Flags: map[string]string{}, Target: "in-process"}
+	if o.base != "" {
+		rep.Target = o.base
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name != "token" {
+			rep.Flags[f.Name] = f.Value.String()
+		}
+	})
+
+	prog := newProgress(stderr, o.quiet)
+	defer prog.close()
+	b := newBench(o, stderr, prog)
+	fmt.Fprintf(stdout, "scimbench: %s scimd, c=%d, %d CPUs (GOMAXPROCS %d), %s %s/%s\n",
+		rep.Target, o.concurrency, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+
+	status := 0
+	for _, users := range userCounts {
+		if len(userCounts) > 1 {
+			b.opt.profileTag = strconv.Itoa(users)
+		}
+		r, err := b.runOnce(ctx, sizesFor(o, users))
+		if r != nil {
+			rep.Runs = append(rep.Runs, r)
+			printRun(stdout, r)
+			if r.Errors > 0 || r.Interrupted {
+				status = 1
+			}
+		}
+		if err != nil {
+			prog.clear()
+			fmt.Fprintf(stderr, "scimbench: %v\n", err)
+			status = 1
+			break
+		}
+		if ctx.Err() != nil {
+			status = 1
+			break
+		}
+	}
+	if len(rep.Runs) > 1 {
+		printScaling(stdout, rep.Runs)
+	}
+	if o.jsonPath != "" && len(rep.Runs) > 0 {
+		if err := writeJSON(o.jsonPath, rep); err != nil {
+			fmt.Fprintf(stderr, "scimbench: write %s: %v\n", o.jsonPath, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "\nresults written to %s\n", o.jsonPath)
+	}
+	return status
+}
+
+// runOnce runs the ceilings and the cycle at one size on a new database
+// (in-process) or a new directory (-base).
+func (b *bench) runOnce(ctx context.Context, s sizes) (_ *RunResult, err error) {
+	o := b.opt
+	start := time.Now()
+	var t *target
+	var ceilingPath string
+	scope := "scimd and scimbench's client, one process"
+	if o.base != "" {
+		if t, err = remoteTarget(o.base, o.token); err != nil {
+			return nil, err
+		}
+		scope = "scimbench's client only; the -base scimd is another process"
+		ceilingPath = filepath.Join(cmpOr(o.ceilingDir, os.TempDir()), fmt.Sprintf("scimbench-ceiling-%d.db", os.Getpid()))
+	} else {
+		var dbPath string
+		var cleanup func()
+		if dbPath, cleanup, err = b.databasePath(s.Users); err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		b.prog.note(fmt.Sprintf("starting scimd in-process on %s", dbPath))
+		if t, err = startInProcess(ctx, dbPath, o.serverLog); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if serr := t.stop(); serr != nil && err == nil {
+				err = fmt.Errorf("stop scimd: %w", serr)
+			}
+		}()
+		ceilingPath = filepath.Join(cmpOr(o.ceilingDir, filepath.Dir(dbPath)), "scimbench-ceiling.db")
+	}
+	dir, err := t.createDirectory(ctx, b.hc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.base, err)
+	}
+	if o.base != "" && !o.keep {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+			defer cancel()
+			if derr := t.deleteDirectory(dctx, b.hc, dir); derr != nil && err == nil {
+				err = fmt.Errorf("delete the run's directory: %w", derr)
+			}
+		}()
+	}
+
+	r := &RunResult{Sizes: s, Remote: o.base != ""}
+	c := &cycle{b: b, dir: dir, size: s}
+	ceilings := newCeilingSet(o.concurrency)
+	// The memory peaks are the cycle's: they start after the first pass of
+	// the ceilings and end before the second.
+	memory := func(context.Context) error {
+		r.Memory = b.prog.memory(scope)
+		return nil
+	}
+	steps := []func(context.Context) error{
+		func(ctx context.Context) error {
+			return b.measureCeilings(ctx, ceilings, "before", ceilingPath, s.Users)
+		},
+		func(context.Context) error {
+			b.prog.resetPeaks()
+			return nil
+		},
+		c.createUsers, c.createGroups, c.addMembers, c.updateUsers, c.readUsers, c.lookups, c.searches,
+		memory,
+		func(ctx context.Context) error {
+			return b.measureCeilings(ctx, ceilings, "after", ceilingPath, s.Users)
+		},
+	}
+	for _, step := range steps {
+		if err = step(ctx); err != nil || ctx.Err() != nil {
+			break
+		}
+	}
+	r.Ceilings = ceilings.results()
+	r.Interrupted = ctx.Err() != nil
+	r.Phases = c.phases
+	r.TotalSeconds = time.Since(start).Seconds()
+	for _, p := range r.Phases {
+		switch p.Name {
+		case "users", "groups", "members":
+			r.CycleSeconds += p.Seconds
+		}
+	}
+	for _, p := range append(slices.Clone(r.Phases), slices.Collect(maps.Values(r.Ceilings))...) {
+		for _, op := range p.Ops {
+			if !strings.Contains(op.Name, "(filter+POST)") { // pairs repeat their requests' errors
+				r.Errors += op.Errors
+			}
+		}
+	}
+	if r.Memory.Scope == "" { // stopped before the end of the cycle
+		_ = memory(ctx)
+	}
+	r.computeRatios()
+	r.evaluateTargets()
+	return r, err
+}
+
+// databasePath is the in-process scimd's new database and what removes
+// it after the run (unless -keep).
+func (b *bench) databasePath(users int) (string, func(), error) {
+	o := b.opt
+	if o.db != "" {
+		path := o.db
+		if len(o.scale) > 0 {
+			path = sizedPath(path, users)
+		}
+		if exists(path) {
+			return "", nil, fmt.Errorf("-db %s already exists: scimbench measures a new database; remove it or choose another path", path)
+		}
+		return path, func() {
+			if !o.keep {
+				for _, f := range dbFiles(path) {
+					os.Remove(f)
+				}
+			}
+		}, nil
+	}
+	dir, err := os.MkdirTemp("", "scimbench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return filepath.Join(dir, "scimd.db"), func() {
+		if o.keep {
+			b.prog.clear()
+			fmt.Fprintf(b.stderr, "scimbench: kept the database in %s\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func machine() Machine {
+	m := Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), Time: time.Now().UTC()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" && modified == "true" {
+			rev += " (modified)"
+		}
+		m.Revision = rev
+	}
+	return m
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestRunInProcess runs the whole cycle at a tiny size against scimd
+// in-process: every phase runs, nothing fails, every ratio is computed
+// and caller-ID finds the users just created.
+func TestRunInProcess(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "out.json")
+	db := filepath.Join(dir, "scimd.db")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-users", "40", "-groups", "2", "-members", "20", "-batch", "5", "-c", "4",
+		"-reads", "20", "-lookups", "40", "-searches", "30", "-update-share", "0.25",
+		"-ceiling-time", "100ms", "-quiet", "-db", db, "-json", jsonPath,
+		"-cpuprofile", filepath.Join(dir, "cpu.pprof")}
+	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("run: exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
+	}
+	t.Logf("stdout:\n%s", &stdout)
+
+	var rep Report
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(rep.Runs))
+	}
+	r := rep.Runs[0]
+	if r.Errors != 0 || r.Interrupted {
+		t.Errorf("errors %d, interrupted %v", r.Errors, r.Interrupted)
+	}
+	for _, c := range []string{ceilHTTP, ceilInsert, ceilSelect} {
+		if p := r.Ceilings[c]; p == nil || len(p.Ops) != 1 || p.Ops[0].Requests == 0 || p.Ops[0].PerSecond <= 0 || len(p.PassRates) != 2 {
+			t.Errorf("ceiling %s: %+v", c, p)
+		}
+	}
+	wantPhases := []string{"users", "groups", "members", "updates", "read-id", "read-filter", "lookups",
+		"search-name", "search-email", "search-digits"}
+	var got []string
+	for _, p := range r.Phases {
+		got = append(got, p.Name)
+		for _, o := range p.Ops {
+			if o.Requests == 0 || o.Errors != 0 || o.PerSecond <= 0 || o.P99Ms <= 0 {
+				t.Errorf("%s: %s: %d requests, %d errors, %.0f/s, p99 %.3f ms", p.Name, o.Name, o.Requests, o.Errors, o.PerSecond, o.P99Ms)
+			}
+			if len(o.Ratios) == 0 {
+				t.Errorf("%s: %s: no ratios", p.Name, o.Name)
+			}
+		}
+		if p.CPUSeconds <= 0 || (runtime.GOOS == "linux" && p.OtherCPUs == nil) {
+			t.Errorf("%s: CPU %.3f s, other CPUs %v", p.Name, p.CPUSeconds, p.OtherCPUs)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(wantPhases, " ") {
+		t.Errorf("phases %v, want %v", got, wantPhases)
+	}
+	if o := r.op(opUserCreate); o == nil || o.Requests != 40 {
+		t.Errorf("user creations: %+v, want 40", o)
+	}
+	if o := r.op(opMembers); o == nil || o.Requests != 2*4 {
+		t.Errorf("member PATCHes: %+v, want 2 groups × 4 batches", o)
+	}
+	for _, name := range []string{opLookup, opUserFilterHit, opSearchPrefix + "email)", opSearchPrefix + "digits)"} {
+		if o := r.op(name); o == nil || o.Hits == nil || *o.Hits != int64(o.Requests) {
+			t.Errorf("%s: %+v, want every request to find its contact", name, o)
+		}
+	}
+	if len(r.Targets) != 5 || r.CycleSeconds <= 0 || r.Memory.PeakGoHeapBytes == 0 {
+		t.Errorf("targets %d, cycle %.3f s, memory %+v", len(r.Targets), r.CycleSeconds, r.Memory)
+	}
+	if rep.Machine.NumCPU == 0 || rep.Flags["users"] != "40" {
+		t.Errorf("machine %+v, flags %v", rep.Machine, rep.Flags)
+	}
+	for _, phase := range []string{"users", "lookups"} {
+		if fi, err := os.Stat(filepath.Join(dir, "cpu."+phase+".pprof")); err != nil || fi.Size() == 0 {
+			t.Errorf("profile of %s: %v", phase, err)
+		}
+	}
+	if exists(db) {
+		t.Errorf("database %s left behind without -keep", db)
+	}
+	if !strings.Contains(stdout.String(), "create user (filter+POST)") {
+		t.Errorf("stdout has no user creation row")
+	}
+}
+
+func TestRunRefusesRemoteBase(t *testing.T) {
+	for _, base := range []string{"http://scim.example.com:8080", "http://10.0.0.5:8080", "https://127.0.0.1:8443", "http://127.0.0.1:8080/scim"} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), []string{"-base", base, "-token", "0123456789abcdef"}, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), base) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 naming the URL", base, code, &stderr)
+		}
+	}
+	var stderr bytes.Buffer
+	run(t.Context(), []string{"-base", "http://scim.example.com"}, &bytes.Buffer{}, &stderr)
+	if !strings.Contains(stderr.String(), "loopback") {
+		t.Errorf("stderr %q does not say why", &stderr)
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for base, want := range map[string]string{
+		"http://127.0.0.1:8080":  "http://127.0.0.1:8080",
+		"http://localhost:8080/": "http://localhost:8080",
+		"http://[::1]:8080":      "http://[::1]:8080",
+		"http://127.0.0.2:9":     "http://127.0.0.2:9",
+	} {
+		if got, err := loopbackOnly(base); err != nil || got != want {
+			t.Errorf("loopbackOnly(%q) = %q, %v; want %q", base, got, err, want)
+		}
+	}
+	for _, base := range []string{"http://192.168.1.2:8080", "http://localhost.example.com", "ftp://127.0.0.1", "127.0.0.1:8080", "http://u:p@127.0.0.1"} {
+		if _, err := loopbackOnly(base); err == nil {
+			t.Errorf("loopbackOnly(%q) accepted it", base)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, _, err := parseFlags([]string{"-scale", "10_000, 100000"}, &bytes.Buffer{})
+	if err != nil || len(o.scale) != 2 || o.scale[0] != 10000 || o.scale[1] != 100000 {
+		t.Errorf("scale %v, %v", o.scale, err)
+	}
+	s := sizesFor(o, 100000)
+	if s.Groups != 1000 || s.Members != 100 || s.Reads != 50000 || s.Updates != 10000 {
+		t.Errorf("sizes %+v", s)
+	}
+	if s := sizesFor(o, 50); s.Members != 50 || s.Groups != 0 || s.Reads != 25 {
+		t.Errorf("small sizes %+v", s)
+	}
+	_, _, err = parseFlags([]string{"-c", "0", "-batch", "0", "-update-share", "2", "-server-log", "xml"}, &bytes.Buffer{})
+	for _, want := range []string{"-c", "-batch", "-update-share", "-server-log"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
+
+func TestPaths(t *testing.T) {
+	if got := profilePath("out/cpu.pprof", "", "users"); got != "out/cpu.users.pprof" {
+		t.Errorf("profilePath = %q", got)
+	}
+	if got := profilePath("cpu", "100000", "users"); got != "cpu.100000.users.pprof" {
+		t.Errorf("profilePath = %q", got)
+	}
+	if got := sizedPath("/tmp/x/scimd.db", 1000); got != "/tmp/x/scimd-1000.db" {
+		t.Errorf("sizedPath = %q", got)
+	}
+}
+
+func TestEvaluateTargets(t *testing.T) {
+	r := &RunResult{
+		Sizes:        sizes{Users: 1_000_000, Groups: 10000, Members: 100},
+		CycleSeconds: 59,
+		Ceilings: map[string]*PhaseResult{
+			ceilHTTP:   {Ops: []OpResult{{PerSecond: 10000}}},
+			ceilInsert: {Ops: []OpResult{{PerSecond: 1000}}},
+		},
+		Phases: []*PhaseResult{{Ops: []OpResult{
+			{Name: opUserCreate, Requests: 1, PerSecond: 1200, ceilings: []string{ceilInsert}},
+			{Name: opUserGet, Requests: 1, PerSecond: 4000, ceilings: []string{ceilHTTP}},
+			{Name: opLookup, Requests: 1, PerSecond: 6000, P99Ms: 2.5, ceilings: []string{ceilHTTP}},
+		}}},
+	}
+	r.computeRatios()
+	r.evaluateTargets()
+	want := []string{"true", "null", "false", "false", "true"} // create, filter (absent), by id, lookup (p99), cycle
+	for i, tr := range r.Targets {
+		got := "null"
+		if tr.Met != nil {
+			got = map[bool]string{true: "true", false: "false"}[*tr.Met]
+		}
+		if got != want[i] {
+			t.Errorf("%s: met %s (%s), want %s", tr.Target, got, tr.Got, want[i])
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scimd/scimd/internal/server"
+)
+
+// target is the scimd scimbench measures: started in-process on a new
+// database, or a running one on this machine (-base).
+type target struct {
+	base       string // http://host:port, no trailing slash
+	adminToken string
+	dbPath     string // in-process only
+	stop       func() error
+}
+
+// loopbackOnly refuses a -base that is not on this machine: scimbench
+// creates a directory and up to millions of users, and its figures mean
+// nothing across a network.
+func loopbackOnly(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", fmt.Errorf("-base %q must be a plain http://host:port URL of a scimd on this machine", base)
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("-base %q is not a loopback address: scimbench creates a directory and thousands of users on its target, and measures it with the client on the same machine, so it only runs against a scimd at localhost, 127.0.0.1 or [::1]", base)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host, "/"), nil
+}
+
+// remoteTarget is a running scimd on loopback.
+func remoteTarget(base, adminToken string) (*target, error) {
+	b, err := loopbackOnly(base)
+	if err != nil {
+		return nil, err
+	}
+	if adminToken == "" {
+		return nil, errors.New("-base needs -token, the scimd's admin token (or set SCIMBENCH_TOKEN)")
+	}
+	return &target{base: b, adminToken: adminToken, stop: func() error { return nil }}, nil
+}
+
+// startInProcess starts scimd (internal/server.Main, as cmd/scimd runs
+// it) on loopback with a new database at dbPath and scimd's defaults.
+// logFormat "text" or "json" formats its access log as scimd would (then
+// discards it), "off" skips logging.
+func startInProcess(ctx context.Context, dbPath, logFormat string) (*target, error) {
+	token := randomToken()
+	cfg := server.Config{
+		Addr:             "127.0.0.1:0",
+		DB:               dbPath,
+		PublicURL:        "http://127.0.0.1", // only builds Location headers
+		AdminToken:       token,
+		MaxBodyBytes:     1 << 20, // scimd's defaults from here on
+		LogLevel:         slog.LevelInfo,
+		LogFormat:        "text",
+		ShutdownTimeout:  15 * time.Second,
+		SyncLogRetention: 720 * time.Hour,
+	}
+	logger := slog.New(slog.DiscardHandler)
+	switch logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	case "json":
+		cfg.LogFormat = "json"
+		logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("scimd config: %w", err)
+	}
+	m := &server.Main{Config: cfg, Logger: logger, Stdout: io.Discard}
+	if err := m.Open(ctx); err != nil {
+		return nil, fmt.Errorf("start scimd: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	return &target{
+		base:       "http://" + m.Addr(),
+		adminToken: token,
+		dbPath:     dbPath,
+		stop: func() error {
+			cancel()
+			return <-done
+		},
+	}, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return "scimbench_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// directory is the directory a run provisions into, with its SCIM token
+// and a lookup API key.
+type directory struct {
+	id        string
+	scimBase  string // <base>/scim/v2/<id>
+	scimToken string
+	apiBase   string // <base>/api/v1/directories/<id>
+	apiKey    string
+}
+
+// createDirectory creates a directory and a lookup API key through the
+// admin API.
+func (t *target) createDirectory(ctx context.Context, hc *http.Client) (*directory, error) {
+	var d struct {
+		ID        string `json:"id"`
+		SCIMToken string `json:"scimToken"`
+	}
+	name := "scimbench-" + time.Now().UTC().Format("20060102T150405.000Z")
+	if err := t.admin(ctx, hc, http.MethodPost, "/admin/v1/directories", map[string]string{"name": name}, http.StatusCreated, &d); err != nil {
+		return nil, fmt.Errorf("create directory: %w", err)
+	}
+	var k struct {
+		Key string `json:"key"`
+	}
+	if err := t.admin(ctx, hc, http.MethodPost, "/admin/v1/directories/"+d.ID+"/api-keys", map[string]string{"name": "scimbench"}, http.StatusCreated, &k); err != nil {
+		return nil, fmt.Errorf("create API key: %w", err)
+	}
+	if d.ID == "" || d.SCIMToken == "" || k.Key == "" {
+		return nil, errors.New("create directory: the admin API answered without an id, a SCIM token or a key")
+	}
+	return &directory{
+		id:        d.ID,
+		scimBase:  t.base + "/scim/v2/" + d.ID,
+		scimToken: d.SCIMToken,
+		apiBase:   t.base + "/api/v1/directories/" + d.ID,
+		apiKey:    k.Key,
+	}, nil
+}
+
+// deleteDirectory deletes a run's directory (and its users) from a
+// running scimd.
+func (t *target) deleteDirectory(ctx context.Context, hc *http.Client, d *directory) error {
+	return t.admin(ctx, hc, http.MethodDelete, "/admin/v1/directories/"+d.id, nil, http.StatusNoContent, nil)
+}
+
+func (t *target) admin(ctx context.Context, hc *http.Client, method, path string, in any, want int, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.adminToken)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, clip(data))
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// dbFiles are a SQLite database's files.
+func dbFiles(path string) []string { return []string{path, path + "-wal", path + "-shm"} }
+
+// sizedPath inserts the size before path's extension, for -scale runs:
+// scimd.db → scimd-100000.db.
+func sizedPath(path string, size int) string {
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s-%d%s", strings.TrimSuffix(path, ext), size, ext)
+}
+
+// exists reports whether any of a database's files exists.
+func exists(path string) bool {
+	for _, f := range dbFiles(path) {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
+}
