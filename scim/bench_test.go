@@ -91,6 +91,9 @@ func BenchmarkCreateUser(b *testing.B) {
 		defer scim.SkipValidationForBenchmark()()
 		benchmarkCreateUser(b, newBenchServerWith(b, func(s store.Store) store.Store { return noSyncLog{s} }))
 	})
+	b.Run("without-log", func(b *testing.B) {
+		benchmarkCreateUser(b, newBenchServerWith(b, func(s store.Store) store.Store { return noSyncLog{s} }))
+	})
 	b.Run("with-mapping-and-log", func(b *testing.B) {
 		benchmarkCreateUser(b, newBenchServer(b))
 	})
