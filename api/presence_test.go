@@ -317,6 +317,21 @@ func TestPresenceInLookupAndRevoke(t *testing.T) {
 	if p := f.presenceOf(d, annID); p != nil {
 		t.Errorf("presence came back after revoke: %+v", p)
 	}
+	// The directory's log holds the connection and both revocations.
+	r = f.req(http.MethodGet, "/admin/v1/directories/"+d.ID+"/sync-log?resource=presence", adminToken, "")
+	log := decode[struct {
+		Events []struct{ Operation, ResourceType, Identity, Status string }
+	}](t, r)
+	var ops []string
+	for _, ev := range log.Events {
+		if ev.ResourceType != "Presence" || ev.Status != "Success" {
+			t.Errorf("presence log event %+v", ev)
+		}
+		ops = append(ops, ev.Operation)
+	}
+	if strings.Join(ops, ",") != "revoke,revoke,connect" {
+		t.Errorf("presence events in the sync log, newest first: %v, want revoke, revoke, connect", ops)
+	}
 	f.noSecretsLogged(graphSecret)
 }
 

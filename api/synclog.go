@@ -195,8 +195,10 @@ func syncQuery(w http.ResponseWriter, r *http.Request, paging bool) (store.SyncQ
 		q.ResourceType = "User"
 	case "group":
 		q.ResourceType = "Group"
+	case "presence": // connect and revoke of Teams presence
+		q.ResourceType = "Presence"
 	default:
-		badParam(w, "resource", fmt.Sprintf("must be User or Group, got %q", clip(v)))
+		badParam(w, "resource", fmt.Sprintf("must be User, Group or Presence, got %q", clip(v)))
 		return q, false
 	}
 	if v := vals.Get("limit"); v != "" {

@@ -321,7 +321,7 @@ func TestSyncLogBadRequests(t *testing.T) {
 		{log + "?until=2026-03-04", "until", "RFC 3339"},
 		{log + "?since=2026-03-05T00:00:00Z&until=2026-03-04T00:00:00Z", "until", "before since"},
 		{log + "?status=ok", "status", "success or failed"},
-		{log + "?resource=Users", "resource", "User or Group"},
+		{log + "?resource=Users", "resource", "User, Group or Presence"},
 		{log + "?limit=0", "limit", "1 to 1000"},
 		{log + "?limit=1001", "limit", "1 to 1000"},
 		{log + "?limit=ten", "limit", "1 to 1000"},
@@ -331,7 +331,7 @@ func TestSyncLogBadRequests(t *testing.T) {
 		{log + "?status=failed&status=success", "status", "at most once"},
 		{log + "?since=%zz", "", "malformed"},
 		{log + ".csv?limit=10", "limit", "since, until, status, resource"},
-		{log + ".csv?resource=robot", "resource", "User or Group"},
+		{log + ".csv?resource=robot", "resource", "User, Group or Presence"},
 		{log + "/summary?status=failed", "status", "since"},
 		{log + "/summary?since=now", "since", "RFC 3339"},
 	}
