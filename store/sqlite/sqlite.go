@@ -24,8 +24,6 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
-
 	"github.com/scimd/scimd/store"
 )
 
@@ -126,7 +124,7 @@ func openPool(ctx context.Context, path, extra string, conns int) (*sql.DB, erro
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_journal_mode=WAL&_synchronous=FULL&_foreign_keys=on&_stmt_cache_size=64" +
 		fmt.Sprintf("&_busy_timeout=%d&", busyTimeout.Milliseconds()) + extra
-	p, err := sql.Open("sqlite3", dsn)
+	p, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}

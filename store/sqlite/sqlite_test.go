@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/storetest"
 )
@@ -147,6 +149,14 @@ func TestPragmas(t *testing.T) {
 			}
 			if got != p.want {
 				t.Errorf("%s conn %d: %+v, want %+v", p.name, i, got, p.want)
+			}
+			var on bool
+			err = conn.Raw(func(dc any) (err error) {
+				on, err = qpsg(dc.(*sqlite3.SQLiteConn), -1)
+				return err
+			})
+			if err != nil || !on {
+				t.Errorf("%s conn %d: query planner stability guarantee on = %v, %v", p.name, i, on, err)
 			}
 			if p.want.queryOnly == 1 {
 				if _, err := conn.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('k', x'00')`); err == nil {
