@@ -12,6 +12,7 @@ import (
 // its transaction, for derived data that SQL alone cannot compute.
 var backfills = map[int]func(context.Context, *tx) error{
 	3: backfillLookup,
+	5: backfillWords,
 }
 
 // backfillChunk is how many users backfillLookup reads before writing
@@ -65,6 +66,26 @@ func backfillLookup(ctx context.Context, tx *tx) error {
 		}
 	}
 	return nil
+}
+
+// backfillWords writes the search words of existing users.
+func backfillWords(ctx context.Context, tx *tx) error {
+	var dir, id string
+	for {
+		users, err := backfillUsers(ctx, tx, dir, id)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if err := insertWords(ctx, tx, u, deriveLookup(u)); err != nil {
+				return err
+			}
+		}
+		if len(users) < backfillChunk {
+			return nil
+		}
+		dir, id = users[len(users)-1].DirectoryID, users[len(users)-1].ID
+	}
 }
 
 // backfillUsers reads the next chunk of users after (dir, id).

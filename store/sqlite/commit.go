@@ -133,12 +133,13 @@ func (c *committer) apply(batch []*writeReq, results []error) error {
 	// Sync events of the batch's successful writes go in with one
 	// statement: one per write was a fifth of the writer's time.
 	var events []pendingEvent
+	var phoneDirs []string
 	for i, r := range batch {
 		if _, err := sqlTx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
 			return wrap("savepoint", err)
 		}
 		before := len(events)
-		if results[i] = r.fn(r.ctx, &tx{Tx: sqlTx, now: c.db.now().UTC(), events: &events}); results[i] != nil {
+		if results[i] = r.fn(r.ctx, &tx{Tx: sqlTx, now: c.db.now().UTC(), events: &events, phoneDirs: &phoneDirs}); results[i] != nil {
 			events = events[:before]
 			if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
 				return wrap("rollback to savepoint", err)
@@ -154,5 +155,6 @@ func (c *committer) apply(batch []*writeReq, results []error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	c.db.phones.changed(phoneDirs) // (a rolled-back write's only costs a rebuild)
 	return nil
 }

@@ -37,55 +37,97 @@ type filter struct {
 	// named: lead has the sort names, so its matches are ordered without
 	// reading users; the others are ordered through users_id_sort.
 	named bool
-	// scan: lead reads every row of the directory; it leads only when no
-	// index lead does, and is then read once.
-	scan bool
+	// runs, for text, lists the runs of user_words whose contacts may
+	// match: the filter then leads with their ordered merge instead of
+	// lead, which costs a page of index entries per word however many
+	// contacts match. wordsSuperset: those contacts include non-matches,
+	// which probe tells apart.
+	runs          []run
+	wordsSuperset bool
 }
+
+// A text search merges the runs of at most maxLeadWords distinct words
+// per prefix, or else, when a prefix starts at most maxRangeRows rows
+// (emails, which are one a contact), reads and sorts them all. A broader
+// prefix (one letter, say) leads with its counted, sorted matches
+// instead, or walks the contact order. Variables for tests of the other
+// plans.
+var (
+	maxLeadWords = 64
+	maxRangeRows = 2000
+)
 
 // textFilter matches Text: the whole text as a prefix of a word or of the
 // email and, when the text has several words ("adele va"), each of them
 // as the prefix of a word. Words are folded, so case does not matter.
+// A text of one word starts a name word or the email's first word (see
+// contactWords); a longer text, only an email (emailWord).
 // rarest picks the term to lead the several-words match with: the one
 // with fewest matches (a query for "anna.smith.12345" must not lead with
-// every Smith of a million contacts when no name starts with 12345).
-func textFilter(directoryID, text string, rarest func(terms []string) (int, error)) (filter, error) {
+// every Smith of a million contacts when no name starts with 12345), or
+// -1 when a term starts no word. runsOf returns the runs that hold the
+// contacts of the words a prefix starts, or nil if they are too many.
+func textFilter(directoryID, text string, runsOf func(prefix string) ([]run, error), rarest func(terms []string) (int, error)) (filter, error) {
 	q := fold(strings.TrimSpace(text))
 	terms := splitWords(q)
 	if len(terms) == 1 && terms[0] == q {
 		terms = nil // the whole text is one word
+	} else {
+		q = emailWord(q)
 	}
 	f := filter{probe: wordProbe, probeArgs: []any{q, prefixEnd(q)},
 		lead: wordLead, leadArgs: []any{directoryID, q, prefixEnd(q)}, named: true}
-	if len(terms) == 0 {
-		return f, nil
-	}
-	all := make([]string, len(terms))
-	for i, t := range terms {
-		all[i] = wordProbe
-		f.probeArgs = append(f.probeArgs, t, prefixEnd(t))
-	}
-	f.probe = `(` + wordProbe + ` OR (` + strings.Join(all, ` AND `) + `))`
-	lead, err := rarest(terms)
-	if err != nil {
-		return f, err
-	}
-	if lead < 0 {
-		return f, nil // a word matches nothing: only the whole text can match
-	}
-	// The lead is exact: the whole text's matches, and those of the
-	// rarest word that match every other word too.
-	f.lead += ` UNION ALL ` + wordLead
-	f.leadArgs = append(f.leadArgs, directoryID, terms[lead], prefixEnd(terms[lead]))
-	f.count, f.countArgs = f.lead, slices.Clone(f.leadArgs)
-	for i, t := range terms {
-		if i != lead {
-			f.lead += ` AND EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = w.directory_id AND o.user_id = w.user_id
-				AND o.word >= ? AND o.word < ?)`
-			f.leadArgs = append(f.leadArgs, t, prefixEnd(t))
+	lead := -1
+	if len(terms) > 0 {
+		all := make([]string, len(terms))
+		for i, t := range terms {
+			all[i] = wordProbe
+			f.probeArgs = append(f.probeArgs, t, prefixEnd(t))
+		}
+		f.probe = `(` + wordProbe + ` OR (` + strings.Join(all, ` AND `) + `))`
+		var err error
+		if lead, err = rarest(terms); err != nil {
+			return f, err
 		}
 	}
+	if lead >= 0 {
+		// The lead is exact: the whole text's matches, and those of the
+		// rarest word that match every other word too.
+		f.lead += ` UNION ALL ` + wordLead
+		f.leadArgs = append(f.leadArgs, directoryID, terms[lead], prefixEnd(terms[lead]))
+		f.count, f.countArgs = f.lead, slices.Clone(f.leadArgs)
+		for i, t := range terms {
+			if i != lead {
+				f.lead += ` AND EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = w.directory_id AND o.user_id = w.user_id
+					AND o.word >= ? AND o.word < ?)`
+				f.leadArgs = append(f.leadArgs, t, prefixEnd(t))
+			}
+		}
+	}
+
+	// The ordered merge, when each prefix is a few words or a few rows.
+	var runs []run
+	for _, p := range []string{q, ""} {
+		if p == "" {
+			if lead < 0 {
+				break
+			}
+			p, f.wordsSuperset = terms[lead], true
+		}
+		r, err := runsOf(p)
+		if err != nil || r == nil {
+			return f, err
+		}
+		runs = append(runs, r...)
+	}
+	f.runs = append([]run{}, runs...) // not nil: leads, even selecting nothing
 	return f, nil
 }
+
+// A run is a list of contacts in contact order that the lead of a text
+// filter merges: the contacts of one word (from), or of every word in
+// [from, to) (to != ""), which SQLite reads whole and sorts.
+type run struct{ from, to string }
 
 const (
 	wordProbe = `EXISTS (SELECT 1 FROM user_words w WHERE w.directory_id = u.directory_id AND w.user_id = u.id

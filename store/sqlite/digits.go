@@ -1,30 +1,18 @@
 package sqlite
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/scimd/scimd/store"
 )
 
-// minScanDigits is the shortest input whose matches are rare enough for a
-// scan of the phones to lead: a given digit is in most numbers, a given
-// three are in about one in a hundred.
-const minScanDigits = 3
-
 // digitsFilter matches contacts with a phone whose E.164 digits contain
-// the digits of the input.
-//
-// "Contains" has no index in SQLite: the lead scans the directory's rows
-// of user_phones (about 20 ms for 160,000 numbers on the benchmark
-// machine; O(numbers)). The alternatives cost writes, the bottleneck of
-// Entra's initial sync: an index of reversed digits answers only "ends
-// with" (a different contract), and a table of every suffix of every
-// number, which would answer "contains" as a prefix range, writes about
-// ten rows per number into random places of an index. Short inputs match
-// most contacts, so they walk the sort order instead and fill a page
-// quickly.
-func digitsFilter(directoryID, digits string) (filter, error) {
+// the digits of the input. Its lead is the directory's phone index
+// (phoneindex.go) when that finds at most leadCap contacts; more match
+// short inputs, which walk the contact order and fill a page quickly.
+func (db *DB) digitsFilter(ctx context.Context, directoryID, digits string) (filter, error) {
 	d := strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
 			return r
@@ -39,10 +27,12 @@ func digitsFilter(directoryID, digits string) (filter, error) {
 			AND instr(p.e164, ?) > 0)`,
 		probeArgs: []any{d},
 	}
-	if len(d) >= minScanDigits {
-		f.lead = `SELECT p.user_id, NULL AS sort_name FROM user_phones p WHERE p.directory_id = ? AND instr(p.e164, ?) > 0`
-		f.leadArgs = []any{directoryID, d}
-		f.scan = true
+	ix, err := db.phoneIndex(ctx, directoryID)
+	if err != nil {
+		return f, err
+	}
+	if ids, more := ix.match(d, leadCap); !more {
+		f.lead, f.leadArgs = `SELECT value AS user_id, NULL AS sort_name FROM json_each(?)`, []any{jsonIDs(ids)}
 	}
 	return f, nil
 }

@@ -100,6 +100,7 @@ func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Dire
 func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 	defer db.dirs.invalidate()
 	defer db.keys.invalidate() // the directory's keys go with it
+	defer db.phones.forget(id)
 	return db.write(ctx, func(ctx context.Context, tx *tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE id = ?`, id)
 		if err != nil {

@@ -54,18 +54,31 @@ func domainOf(address string) string {
 
 // contactWords returns the words text search matches by prefix, sorted
 // and unique: each word of the display, given and family names, and the
-// whole email (so that "adele.va" finds adele.vance@contoso.com).
+// email's first word (so that "adele" finds adele.vance@contoso.com
+// whatever the contact's name). The whole email is there too, as
+// emailWord, for searches with more than a word ("adele.va"), which only
+// an email can start.
 func contactWords(c store.Contact) []string {
 	var ws []string
 	for _, name := range []string{c.DisplayName, c.GivenName, c.FamilyName} {
 		ws = append(ws, splitWords(fold(name))...)
 	}
 	if e := fold(strings.TrimSpace(c.Email)); e != "" {
-		ws = append(ws, e)
+		// A text of one word starts the email exactly when it starts the
+		// email's first word, if the email starts with one.
+		if first := splitWords(e); len(first) > 0 && strings.HasPrefix(e, first[0]) {
+			ws = append(ws, first[0])
+		}
+		ws = append(ws, emailWord(e))
 	}
 	slices.Sort(ws)
 	return slices.Compact(ws)
 }
+
+// emailWord is the word that holds a whole (folded) email, or the start
+// of one: "@" sorts the emails apart from the name words, which never
+// contain it.
+func emailWord(e string) string { return "@" + e }
 
 // splitWords splits s at every rune that is neither a letter, a mark nor
 // a digit: "jean-luc o'brien" is jean, luc, o, brien.

@@ -30,6 +30,7 @@ func insertPhones(ctx context.Context, tx *tx, u store.User, phones []phoneRow) 
 	if len(phones) == 0 {
 		return nil
 	}
+	tx.phonesChanged(u.DirectoryID)
 	args := make([]any, 0, 4*len(phones))
 	for _, p := range phones {
 		args = append(args, u.DirectoryID, u.ID, p.e164, p.typ)
@@ -52,6 +53,7 @@ func updateLookup(ctx context.Context, tx *tx, u store.User, old, cur lookupRow)
 		}
 	}
 	if !slices.Equal(old.phones, cur.phones) {
+		tx.phonesChanged(u.DirectoryID)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM user_phones WHERE directory_id = ? AND user_id = ?`, u.DirectoryID, u.ID); err != nil {
 			return wrap("write phones", err)
 		}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -9,16 +10,19 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// Lead caps: the most rows a filter's lead may have to lead a search
-// (a contact matching twice, by name and email, counts twice). A lead
-// with sort names (words) costs an index entry per id, one without
+// Lead caps: the most rows a filter's lead query may have to lead a
+// search (a contact matching twice, by name and email, counts twice). A
+// lead with sort names (words) costs an index entry per id, one without
 // (group members, phones) a users_id_sort lookup more; walking
 // users_sort instead costs about limit × contacts / matches checks, so
-// the walk wins for broad filters. Measured in BenchmarkSearchContacts.
-// Variables for tests of the walk plan.
+// the walk wins for broad filters. A text filter's words cost a page of
+// index entries per word however many contacts match, and lead unless a
+// lead query selects fewer than smallLead contacts. Measured in
+// BenchmarkSearchContacts. Variables for tests of the walk plan.
 var (
 	leadCapNamed = 10000
 	leadCap      = 2000
+	smallLead    = 200
 )
 
 // SearchContacts returns a page of the directory's visible contacts
@@ -53,7 +57,7 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	var c conds
 	r.where(&c)
 	for i, f := range filters {
-		if f.probe != "" && i != lead {
+		if f.probe != "" && (i != lead || f.runs != nil && f.wordsSuperset) {
 			c.add(f.probe, f.probeArgs...)
 		}
 	}
@@ -87,7 +91,9 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.ContactQuery) ([]filter, error) {
 	var fs []filter
 	if strings.TrimSpace(q.Text) != "" {
-		f, err := textFilter(directoryID, q.Text, func(terms []string) (int, error) {
+		f, err := textFilter(directoryID, q.Text, func(prefix string) ([]run, error) {
+			return db.prefixRuns(ctx, directoryID, prefix)
+		}, func(terms []string) (int, error) {
 			return db.rarestWord(ctx, directoryID, terms)
 		})
 		if err != nil {
@@ -96,7 +102,7 @@ func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.Con
 		fs = append(fs, f)
 	}
 	if q.Digits != "" {
-		f, err := digitsFilter(directoryID, q.Digits)
+		f, err := db.digitsFilter(ctx, directoryID, q.Digits)
 		if err != nil {
 			return nil, err
 		}
@@ -111,15 +117,67 @@ func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.Con
 	return fs, nil
 }
 
+// prefixWords returns the directory's distinct words that start with
+// prefix, in order, at most max: one index seek each (a recursive query
+// that skips from each word to the next).
+func (db *DB) prefixWords(ctx context.Context, directoryID, prefix string, max int) ([]string, error) {
+	return db.readIDs(ctx, `WITH RECURSIVE w(word) AS (
+			SELECT (SELECT min(word) FROM user_words WHERE directory_id = ?1 AND word >= ?2 AND word < ?3)
+			UNION ALL
+			SELECT (SELECT min(o.word) FROM user_words o WHERE o.directory_id = ?1 AND o.word > w.word AND o.word < ?3)
+			FROM w WHERE w.word IS NOT NULL)
+		SELECT word FROM w WHERE word IS NOT NULL LIMIT ?4`, directoryID, prefix, prefixEnd(prefix), max)
+}
+
+// prefixRuns returns the runs of the words that start prefix: one per
+// word if they are at most maxLeadWords, else one of them all if they
+// have at most maxRangeRows rows, else nil.
+func (db *DB) prefixRuns(ctx context.Context, directoryID, prefix string) ([]run, error) {
+	words, err := db.prefixWords(ctx, directoryID, prefix, maxLeadWords+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(words) <= maxLeadWords {
+		runs := make([]run, len(words))
+		for i, w := range words {
+			runs[i] = run{from: w}
+		}
+		return runs, nil
+	}
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM user_words
+			WHERE directory_id = ? AND word >= ? AND word < ? LIMIT ?)`,
+		directoryID, prefix, prefixEnd(prefix), maxRangeRows+1).Scan(&n); err != nil {
+		return nil, wrap("search contacts", err)
+	}
+	if n > maxRangeRows {
+		return nil, nil
+	}
+	return []run{{from: prefix, to: prefixEnd(prefix)}}, nil
+}
+
+// rarestCap bounds the count of each term's matches in rarestWord: past
+// it, a term is too common to be worth telling apart from another.
+const rarestCap = 1000
+
 // rarestWord returns the index of the term that starts the fewest words
-// (counted up to the lead cap, so a count costs at most that many index
-// entries), or -1 if a term starts none.
+// (counted up to rarestCap, and no further than the fewest so far), or
+// -1 if a term starts none.
 func (db *DB) rarestWord(ctx context.Context, directoryID string, terms []string) (int, error) {
-	best, fewest := 0, leadCapNamed+2
-	for i, t := range terms {
+	best, fewest := 0, rarestCap+1 // counts stop at fewest: more tells nothing
+	// Longest first: of terms that both reach the cap, the longer one
+	// starts fewer distinct words.
+	order := make([]int, len(terms))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return len(terms[b]) - len(terms[a]) })
+	for _, i := range order {
+		t := terms[i]
 		var n int
-		if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (`+wordLead+` LIMIT ?)`,
-			directoryID, t, prefixEnd(t), leadCapNamed+1).Scan(&n); err != nil {
+		if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM user_words
+				WHERE directory_id = ? AND word >= ? AND word < ? LIMIT ?)`,
+			directoryID, t, prefixEnd(t), fewest).Scan(&n); err != nil {
 			return 0, wrap("search contacts", err)
 		}
 		if n == 0 {
@@ -135,18 +193,29 @@ func (db *DB) rarestWord(ctx context.Context, directoryID string, terms []string
 // noMatch is chooseLead's answer when a filter selects nothing.
 const noMatch = -2
 
-// chooseLead returns the filter to lead with (the one selecting fewest
-// ids, if within its cap), -1 to walk, or noMatch. A scan lead (digits)
-// is considered only when no index lead qualifies, and is then read once:
-// its lead becomes the list of ids it found.
+// chooseLead returns the filter to lead with, -1 to walk, or noMatch:
+// the lead query selecting fewer than smallLead contacts; else the text
+// filter's words if it has them; else the lead query selecting fewest,
+// within its cap.
 func (db *DB) chooseLead(ctx context.Context, filters []filter) (int, error) {
-	best, fewest := -1, 0
+	best, fewest, text := -1, 0, -1
 	for i, f := range filters {
-		if f.lead == "" || f.scan {
+		if f.runs != nil {
+			if len(f.runs) == 0 {
+				return noMatch, nil
+			}
+			text = i
+		}
+	}
+	for i, f := range filters {
+		if f.lead == "" || i == text {
 			continue
 		}
 		limit := leadCap
-		if f.named {
+		switch {
+		case text >= 0:
+			limit = smallLead
+		case f.named:
 			limit = leadCapNamed
 		}
 		count, args := f.count, f.countArgs
@@ -169,19 +238,8 @@ func (db *DB) chooseLead(ctx context.Context, filters []filter) (int, error) {
 	if best >= 0 {
 		return best, nil
 	}
-	for i := range filters {
-		if f := &filters[i]; f.scan {
-			ids, err := db.readIDs(ctx, `SELECT DISTINCT user_id FROM (`+f.lead+`) LIMIT ?`, append(f.leadArgs, leadCap+1)...)
-			switch {
-			case err != nil:
-				return 0, err
-			case len(ids) == 0:
-				return noMatch, nil
-			case len(ids) <= leadCap:
-				f.lead, f.leadArgs = `SELECT value AS user_id, NULL AS sort_name FROM json_each(?)`, []any{jsonIDs(ids)}
-				return i, nil
-			}
-		}
+	if text >= 0 {
+		return text, nil
 	}
 	return -1, nil
 }
@@ -189,26 +247,34 @@ func (db *DB) chooseLead(ctx context.Context, filters []filter) (int, error) {
 type candidate struct{ name, id string }
 
 // ledPage returns the first n ids of the lead's matches after the cursor
-// that pass c. SQLite orders the matches and returns them a chunk at a
-// time (doubling), each checked against c in one query.
+// that pass c. The matches come in order a chunk at a time (doubling),
+// each chunk checked against c in one query.
 func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds, after candidate, n int) ([]string, error) {
-	var ordered string
-	args := slices.Clone(f.leadArgs)
-	if f.named {
-		ordered = `SELECT DISTINCT l.sort_name, l.user_id FROM (` + f.lead + `) l
-			WHERE (l.sort_name, l.user_id) > (?, ?) ORDER BY 1, 2 LIMIT ?`
-	} else {
-		// users_id_sort has only active users: nothing else to check here
-		// when c is just "active".
-		ordered = `SELECT DISTINCT s.sort_name, s.id FROM (` + f.lead + `) l
-			CROSS JOIN users s INDEXED BY users_id_sort ON s.directory_id = ? AND s.id = l.user_id AND s.active = 1
-			WHERE (s.sort_name, s.id) > (?, ?) ORDER BY 1, 2 LIMIT ?`
-		args = append(args, directoryID)
+	next := func(after candidate, chunk int) ([]candidate, error) {
+		return db.runCandidates(ctx, directoryID, f.runs, after, chunk)
 	}
-	check := f.named || len(c.sql) > 1 // words include inactive users
+	if f.runs == nil {
+		var ordered string
+		args := slices.Clone(f.leadArgs)
+		if f.named {
+			ordered = `SELECT DISTINCT l.sort_name, l.user_id FROM (` + f.lead + `) l
+				WHERE (l.sort_name, l.user_id) > (?, ?) ORDER BY 1, 2 LIMIT ?`
+		} else {
+			// users_id_sort has only active users: nothing else to check
+			// here when c is just "active".
+			ordered = `SELECT DISTINCT s.sort_name, s.id FROM (` + f.lead + `) l
+				CROSS JOIN users s INDEXED BY users_id_sort ON s.directory_id = ? AND s.id = l.user_id AND s.active = 1
+				WHERE (s.sort_name, s.id) > (?, ?) ORDER BY 1, 2 LIMIT ?`
+			args = append(args, directoryID)
+		}
+		next = func(after candidate, chunk int) ([]candidate, error) {
+			return db.readCandidates(ctx, ordered, append(args, after.name, after.id, chunk)...)
+		}
+	}
+	check := f.runs != nil || f.named || len(c.sql) > 1 // words include inactive users
 	var page []string
 	for chunk := 2 * n; len(page) < n; chunk *= 2 {
-		cands, err := db.readCandidates(ctx, ordered, append(args, after.name, after.id, chunk)...)
+		cands, err := next(after, chunk)
 		if err != nil || len(cands) == 0 {
 			return page, err
 		}
@@ -240,6 +306,34 @@ func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds
 		after = cands[len(cands)-1]
 	}
 	return page, nil
+}
+
+// runCandidates returns the first n contacts after the cursor, in
+// contact order, of the runs: the first n of each run, merged. Fewer
+// than n means there are no more: a run that filled its n would alone
+// fill the merge, its contacts being distinct.
+func (db *DB) runCandidates(ctx context.Context, directoryID string, runs []run, after candidate, n int) ([]candidate, error) {
+	var all []candidate
+	for _, r := range runs {
+		var cands []candidate
+		var err error
+		if r.to == "" {
+			cands, err = db.readCandidates(ctx, `SELECT sort_name, user_id FROM user_words
+				WHERE directory_id = ? AND word = ? AND (sort_name, user_id) > (?, ?)
+				ORDER BY sort_name, user_id LIMIT ?`, directoryID, r.from, after.name, after.id, n)
+		} else {
+			cands, err = db.readCandidates(ctx, `SELECT DISTINCT sort_name, user_id FROM user_words
+				WHERE directory_id = ? AND word >= ? AND word < ? AND (sort_name, user_id) > (?, ?)
+				ORDER BY sort_name, user_id LIMIT ?`, directoryID, r.from, r.to, after.name, after.id, n)
+		}
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, cands...)
+	}
+	slices.SortFunc(all, func(a, b candidate) int { return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.id, b.id)) })
+	all = slices.Compact(all) // a contact in two runs
+	return all[:min(n, len(all))], nil
 }
 
 func (db *DB) readCandidates(ctx context.Context, query string, args ...any) ([]candidate, error) {

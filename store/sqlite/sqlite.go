@@ -49,6 +49,7 @@ type DB struct {
 	// in order), p99 was 1.2 ms at 80% of the throughput. Searches, which
 	// take milliseconds, stay out so that lookups never queue behind one.
 	lookups chan struct{}
+	phones  phoneIndexes // phone search (phoneindex.go)
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -170,6 +171,17 @@ type tx struct {
 	// events, when set, collects sync events for the group commit to
 	// insert in one statement; otherwise insertEvent writes at once.
 	events *[]pendingEvent
+	// phoneDirs, when set, collects the directories whose numbers the
+	// transaction changes, for the group commit to report after it
+	// committed (phoneindex.go).
+	phoneDirs *[]string
+}
+
+// phonesChanged notes that the transaction changes the directory's numbers.
+func (t *tx) phonesChanged(directoryID string) {
+	if t.phoneDirs != nil {
+		*t.phoneDirs = append(*t.phoneDirs, directoryID)
+	}
 }
 
 // beginWrite starts a write transaction on the writer connection. With

@@ -302,7 +302,27 @@ func TestBadDoc(t *testing.T) {
 // TestStoreWalk runs the suite with searches that never lead, so that its
 // small directories exercise the plan that big ones use for broad searches.
 func TestStoreWalk(t *testing.T) {
-	defer func(n, named int) { leadCap, leadCapNamed = n, named }(leadCap, leadCapNamed)
-	leadCap, leadCapNamed = 0, 0
+	defer func(n, named, words, rows int) {
+		leadCap, leadCapNamed, maxLeadWords, maxRangeRows = n, named, words, rows
+	}(leadCap, leadCapNamed, maxLeadWords, maxRangeRows)
+	leadCap, leadCapNamed, maxLeadWords, maxRangeRows = 0, 0, 0, 0
+	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
+}
+
+// TestStoreSortedLeads runs the suite with text searches that never merge
+// word runs: they lead with their counted, sorted matches, as searches
+// for prefixes of many words do.
+func TestStoreSortedLeads(t *testing.T) {
+	defer func(words, rows int) { maxLeadWords, maxRangeRows = words, rows }(maxLeadWords, maxRangeRows)
+	maxLeadWords, maxRangeRows = 0, 0
+	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
+}
+
+// TestStoreRangeRuns runs the suite with text searches that merge a
+// sorted range of words per prefix, as searches for the start of many
+// emails do.
+func TestStoreRangeRuns(t *testing.T) {
+	defer func(words int) { maxLeadWords = words }(maxLeadWords)
+	maxLeadWords = 0
 	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
 }

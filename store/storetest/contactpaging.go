@@ -3,7 +3,9 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/scimd/scimd/store"
 )
@@ -194,4 +196,73 @@ func testContactsIsolation(t *testing.T, s store.Store) {
 		t.Errorf("GetContact(B) groups = %q, %v", rec.Groups, err)
 	}
 	wantSearch(t, s, "no-such-directory", store.ContactQuery{})
+}
+
+// testContactsPrefixPages pages searches whose prefix starts several
+// words of one contact, and many words across contacts, two contacts a
+// page, against the rule itself: each matching active visible contact
+// once, in contact order.
+func testContactsPrefixPages(t *testing.T, s store.Store) {
+	d := createDirectory(t, s)
+	names := []string{"Anna Annabel", "Ann Smith", "Annie Annette Smithers", "Hannah Anders", "Joanna Smith",
+		"ANNO Domini", "Anne-Marie Ansel", "Dan Annan", "Ann", "Zoë Annabel-Smith", "Ann Smith"}
+	var us []store.User
+	for i, n := range names {
+		us = append(us, createContact(t, s, d.ID, fmt.Sprintf("c%02d@contoso.com", i), contact(n, fmt.Sprintf("x%02d@contoso.com", i))))
+	}
+	// Inactive and hidden contacts that match are never listed.
+	updateContact(t, s, us[2], false, us[2].Contact)
+	createGroup(t, s, d.ID, "Hidden", us[7].ID)
+	v := store.Visibility{ExcludeGroups: []string{"Hidden"}}
+
+	match := func(text string) []store.User {
+		var m []store.User
+		for i, u := range us {
+			if i == 2 || i == 7 || !matchesText(u.Contact, text) {
+				continue
+			}
+			m = append(m, u)
+		}
+		return byName(m...)
+	}
+	for _, text := range []string{"ann", "an", "a", "ANN SMI", "smith", "ann sm", "annabel", "x0", "ann zz", "zz"} {
+		want := match(text)
+		for _, limit := range []int{1, 2, 100} {
+			got := searchAll(t, s, d.ID, store.ContactQuery{Text: text, Limit: limit, Visibility: v})
+			if !slices.Equal(got, userIDs(want...)) {
+				t.Errorf("%q limit %d = %q, want %q", text, limit, got, userIDs(want...))
+			}
+		}
+	}
+}
+
+// matchesText is the text search rule: the whole text starts a word of
+// the names or the email, or each of its words starts a word of the
+// names.
+func matchesText(c store.Contact, text string) bool {
+	var words []string
+	for _, n := range []string{c.DisplayName, c.GivenName, c.FamilyName} {
+		words = append(words, strings.FieldsFunc(strings.ToLower(n), func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+		})...)
+	}
+	starts := func(p string) bool {
+		return slices.ContainsFunc(words, func(w string) bool { return strings.HasPrefix(w, p) })
+	}
+	q := strings.ToLower(strings.TrimSpace(text))
+	if starts(q) || strings.HasPrefix(strings.ToLower(c.Email), q) {
+		return true
+	}
+	terms := strings.FieldsFunc(q, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+	})
+	if len(terms) < 2 {
+		return false
+	}
+	for _, t := range terms {
+		if !starts(t) {
+			return false
+		}
+	}
+	return true
 }

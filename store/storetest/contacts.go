@@ -187,6 +187,20 @@ func testContactsDigits(t *testing.T, s store.Store) {
 	// Text and digits together: both must match.
 	wantSearch(t, s, d.ID, store.ContactQuery{Digits: "123", Text: "ale"}, alex)
 	wantSearch(t, s, d.ID, store.ContactQuery{Digits: "0001", Text: "ale"})
+
+	// Searches see every committed change of numbers: a number replaced,
+	// a contact created, one deleted (the backend may hold the numbers
+	// in memory between searches).
+	adele = updateContact(t, s, adele, true, contact("Adele Vance", "", "+442079460777"))
+	wantSearch(t, s, d.ID, store.ContactQuery{Digits: "0001"})
+	wantSearch(t, s, d.ID, store.ContactQuery{Digits: "0777"}, adele)
+	wantSearch(t, s, d.ID, store.ContactQuery{Digits: "0777", Text: "ade"}, adele)
+	zoe := createContact(t, s, d.ID, "zoe@contoso.com", contact("Zoë Young", "", "+442079460778"))
+	wantSearch(t, s, d.ID, store.ContactQuery{Digits: "207946077"}, adele, zoe)
+	if err := s.DeleteUser(t.Context(), d.ID, adele.ID, 0, store.SyncEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	wantSearch(t, s, d.ID, store.ContactQuery{Digits: "207946077"}, zoe)
 }
 
 func testContactsGroup(t *testing.T, s store.Store) {

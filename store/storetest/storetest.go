@@ -73,6 +73,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Contacts/Record", testContactsRecord},
 		{"Contacts/Visibility", testContactsVisibility},
 		{"Contacts/Paging", testContactsPaging},
+		{"Contacts/PrefixPages", testContactsPrefixPages},
 		{"Contacts/Updates", testContactsUpdates},
 		{"Contacts/Isolation", testContactsIsolation},
 		{"Presence/Links", testPresenceLinks},
