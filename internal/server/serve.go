@@ -61,6 +61,7 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Stdout = os.Stdout // never discard: it may carry the only copy of a token
 	}
 	log := m.Logger
+	tuneGC()
 	db, err := openStore(ctx, m.Config, log)
 	if err != nil {
 		return err

@@ -1,0 +1,35 @@
+package server
+
+import (
+	"os"
+	"runtime/debug"
+	"sync"
+)
+
+// scimd's garbage collector settings, unless GOGC or GOMEMLIMIT set
+// others. scimd's live heap is small (tens of MB; the contacts live in
+// SQLite), and with Go's default GOGC=100 the collector ran every few
+// thousand lookups: BenchmarkLookupHTTP (1,000,000 contacts, 8 clients)
+// measured 16,460 lookups/s, p99 2.8 ms (2.95 ms paced at 10,000/s)
+// with the default, 20,913/s, p99 1.7 ms (1.6 ms paced) with 400, for
+// 56 MB of resident memory instead of 40. The soft limit bounds what 400
+// allows if the live heap grows: near it the collector runs as often as
+// it must.
+const (
+	gcPercent   = 400
+	memoryLimit = 256 << 20
+)
+
+var tuneGCOnce sync.Once
+
+// tuneGC applies the settings once per process.
+func tuneGC() {
+	tuneGCOnce.Do(func() {
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(gcPercent)
+		}
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(memoryLimit)
+		}
+	})
+}
