@@ -12,14 +12,15 @@ import (
 // every suffix of every number would answer it, at about ten more index
 // writes per number, and writes are the bottleneck of Entra's initial
 // sync. Instead each searched directory's numbers are held in memory as
-// one byte string that bytes.Index scans (a few milliseconds for 100,000
-// contacts' numbers, where SQLite's instr scan of user_phones took tens),
+// one byte string, with the numbers that hold each run of three digits
+// (a search checks those of its rarest run; SQLite's instr scan of
+// user_phones took tens of milliseconds for 100,000 contacts' numbers),
 // built from user_phones on first use and again after a commit changed
 // the directory's numbers. Deleted and deactivated contacts need no
 // rebuild: the search reads their rows anyway, and leaves them out.
 
 // maxPhoneIndexes bounds how many directories' numbers are held (about
-// 8 MB per 100,000 contacts): the least recently searched go first.
+// 15 MB per 100,000 contacts): the least recently searched go first.
 const maxPhoneIndexes = 4
 
 type phoneIndexes struct {
@@ -41,6 +42,35 @@ type phoneIndex struct {
 	digits []byte   // each E.164 number's digits, each followed by '\n'
 	starts []int32  // where each number starts in digits
 	users  []string // whose each number is
+	// grams lists, for each run of three digits ("000" to "999"), the
+	// numbers that contain it, in order: a search of three digits or
+	// more checks only the numbers of its rarest run (a thousandth of
+	// them, give or take) instead of scanning all.
+	grams [1000][]int32
+}
+
+// gram returns the index of the three digits b starts with, or -1.
+func gram(b []byte) int {
+	if len(b) < 3 {
+		return -1
+	}
+	g := 0
+	for _, c := range b[:3] {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		g = g*10 + int(c-'0')
+	}
+	return g
+}
+
+// number returns the digits of number k.
+func (ix *phoneIndex) number(k int) []byte {
+	end := len(ix.digits)
+	if k+1 < len(ix.starts) {
+		end = int(ix.starts[k+1])
+	}
+	return ix.digits[ix.starts[k] : end-1] // without its '\n'
 }
 
 // changed marks the directories' numbers as changed; the committer calls
@@ -126,38 +156,79 @@ func (db *DB) buildPhoneIndex(ctx context.Context, dir string, gen uint64) (*pho
 		if err := rows.Scan(&user, &e164); err != nil {
 			return nil, wrap("search contacts", err)
 		}
-		// Ids repeat for a contact's numbers: keep one copy.
-		if n := len(ix.users); n > 0 && ix.users[n-1] == user {
-			user = ix.users[n-1]
-		}
-		ix.starts = append(ix.starts, int32(len(ix.digits)))
-		ix.digits = append(append(ix.digits, bytes.TrimPrefix(e164, []byte("+"))...), '\n')
-		ix.users = append(ix.users, user)
+		ix.add(user, e164)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap("search contacts", err)
 	}
-	ix.digits = slices.Clip(ix.digits)
+	ix.finish()
 	return ix, nil
 }
 
+// add appends a number; a user's numbers come one after the other.
+func (ix *phoneIndex) add(user string, e164 []byte) {
+	// Keep one copy of an id that repeats for a contact's numbers.
+	if n := len(ix.users); n > 0 && ix.users[n-1] == user {
+		user = ix.users[n-1]
+	}
+	ix.starts = append(ix.starts, int32(len(ix.digits)))
+	ix.digits = append(append(ix.digits, bytes.TrimPrefix(e164, []byte("+"))...), '\n')
+	ix.users = append(ix.users, user)
+}
+
+// finish lists the numbers of each run of three digits.
+func (ix *phoneIndex) finish() {
+	ix.digits = slices.Clip(ix.digits)
+	for k := range ix.starts {
+		num := ix.number(k)
+		for i := range num {
+			// Once per number: a run it holds twice was appended last.
+			if g := gram(num[i:]); g >= 0 && (len(ix.grams[g]) == 0 || ix.grams[g][len(ix.grams[g])-1] != int32(k)) {
+				ix.grams[g] = append(ix.grams[g], int32(k))
+			}
+		}
+	}
+}
+
 // match returns the distinct users with a number containing digits, at
-// most max (more reports whether there were more).
+// most max (more reports whether there were more), in the order of their
+// numbers.
 func (ix *phoneIndex) match(digits string, max int) (users []string, more bool) {
 	d := []byte(digits)
 	seen := map[string]bool{}
+	add := func(k int) bool {
+		if u := ix.users[k]; !seen[u] {
+			if len(users) == max {
+				return false
+			}
+			seen[u] = true
+			users = append(users, u)
+		}
+		return true
+	}
+	if gram(d) >= 0 {
+		rarest := ix.grams[gram(d)]
+		for i := 1; gram(d[i:]) >= 0; i++ {
+			if l := ix.grams[gram(d[i:])]; len(l) < len(rarest) {
+				rarest = l
+			}
+		}
+		for _, k := range rarest {
+			if bytes.Contains(ix.number(int(k)), d) && !add(int(k)) {
+				return users, true
+			}
+		}
+		return users, false
+	}
+	// One or two digits: scan.
 	for at := 0; ; {
 		i := bytes.Index(ix.digits[at:], d)
 		if i < 0 {
 			return users, false
 		}
 		n := sort.Search(len(ix.starts), func(k int) bool { return int(ix.starts[k]) > at+i }) - 1
-		if u := ix.users[n]; !seen[u] {
-			if len(users) == max {
-				return users, true
-			}
-			seen[u] = true
-			users = append(users, u)
+		if !add(n) {
+			return users, true
 		}
 		if n+1 == len(ix.starts) {
 			return users, false
