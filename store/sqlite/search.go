@@ -164,7 +164,6 @@ const rarestCap = 1000
 // (counted up to rarestCap, and no further than the fewest so far), or
 // -1 if a term starts none.
 func (db *DB) rarestWord(ctx context.Context, directoryID string, terms []string) (int, error) {
-	best, fewest := 0, rarestCap+1 // counts stop at fewest: more tells nothing
 	// Longest first: of terms that both reach the cap, the longer one
 	// starts fewer distinct words.
 	order := make([]int, len(terms))
@@ -172,6 +171,7 @@ func (db *DB) rarestWord(ctx context.Context, directoryID string, terms []string
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return len(terms[b]) - len(terms[a]) })
+	best, fewest := order[0], rarestCap+1 // counts stop at fewest: more tells nothing
 	for _, i := range order {
 		t := terms[i]
 		var n int
