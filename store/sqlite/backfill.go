@@ -22,26 +22,16 @@ const backfillChunk = 1000
 // backfillLookup derives the lookup data (lookup.go) of existing users and
 // groups.
 func backfillLookup(ctx context.Context, tx *tx) error {
-	var dir, id string
-	for {
-		users, err := backfillUsers(ctx, tx, dir, id)
-		if err != nil {
+	err := eachUser(ctx, tx, func(u store.User) error {
+		lr := deriveLookup(u)
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET sort_name = ?, email_domain = ?, login_domain = ?
+			WHERE directory_id = ? AND id = ?`, lr.sortName, lr.emailDomain, lr.loginDomain, u.DirectoryID, u.ID); err != nil {
 			return err
 		}
-		for _, u := range users {
-			lr := deriveLookup(u)
-			if _, err := tx.ExecContext(ctx, `UPDATE users SET sort_name = ?, email_domain = ?, login_domain = ?
-				WHERE directory_id = ? AND id = ?`, lr.sortName, lr.emailDomain, lr.loginDomain, u.DirectoryID, u.ID); err != nil {
-				return err
-			}
-			if err := insertWords(ctx, tx, u, lr); err != nil {
-				return err
-			}
-		}
-		if len(users) < backfillChunk {
-			break
-		}
-		dir, id = users[len(users)-1].DirectoryID, users[len(users)-1].ID
+		return insertWords(ctx, tx, u, lr)
+	})
+	if err != nil {
+		return err
 	}
 	groups, err := tx.QueryContext(ctx, `SELECT directory_id, id, display_name FROM groups`)
 	if err != nil {
@@ -70,6 +60,11 @@ func backfillLookup(ctx context.Context, tx *tx) error {
 
 // backfillWords writes the search words of existing users.
 func backfillWords(ctx context.Context, tx *tx) error {
+	return eachUser(ctx, tx, func(u store.User) error { return insertWords(ctx, tx, u, deriveLookup(u)) })
+}
+
+// eachUser calls fn for every user, reading them a chunk at a time.
+func eachUser(ctx context.Context, tx *tx, fn func(store.User) error) error {
 	var dir, id string
 	for {
 		users, err := backfillUsers(ctx, tx, dir, id)
@@ -77,7 +72,7 @@ func backfillWords(ctx context.Context, tx *tx) error {
 			return err
 		}
 		for _, u := range users {
-			if err := insertWords(ctx, tx, u, deriveLookup(u)); err != nil {
+			if err := fn(u); err != nil {
 				return err
 			}
 		}
