@@ -15,7 +15,7 @@ var backfills = map[int]func(context.Context, *tx) error{
 	5: backfillWords,
 }
 
-// backfillChunk is how many users backfillLookup reads before writing
+// backfillChunk is how many users eachUser reads before a backfill writes
 // their derived data: it never writes a table while reading it.
 const backfillChunk = 1000
 
