@@ -138,9 +138,9 @@ func (c *committer) apply(batch []*writeReq, results []error) error {
 		if _, err := sqlTx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
 			return wrap("savepoint", err)
 		}
-		before := len(events)
+		before, beforePhones := len(events), len(phoneDirs)
 		if results[i] = r.fn(r.ctx, &tx{Tx: sqlTx, now: c.db.now().UTC(), events: &events, phoneDirs: &phoneDirs}); results[i] != nil {
-			events = events[:before]
+			events, phoneDirs = events[:before], phoneDirs[:beforePhones]
 			if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
 				return wrap("rollback to savepoint", err)
 			}
@@ -155,6 +155,6 @@ func (c *committer) apply(batch []*writeReq, results []error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
-	c.db.phones.changed(phoneDirs) // (a rolled-back write's only costs a rebuild)
+	c.db.phones.changed(phoneDirs)
 	return nil
 }

@@ -40,8 +40,8 @@ type filter struct {
 	// runs, for text, lists the runs of user_words whose contacts may
 	// match: the filter then leads with their ordered merge instead of
 	// lead, which costs a page of index entries per word however many
-	// contacts match. wordsSuperset: those contacts include non-matches,
-	// which probe tells apart.
+	// contacts match. wordsSuperset (set only with runs): those contacts
+	// include non-matches, which probe tells apart.
 	runs          []run
 	wordsSuperset bool
 }
@@ -105,22 +105,22 @@ func textFilter(directoryID, text string, runsOf func(prefix string) ([]run, err
 		}
 	}
 
-	// The ordered merge, when each prefix is a few words or a few rows.
-	var runs []run
-	for _, p := range []string{q, ""} {
-		if p == "" {
-			if lead < 0 {
-				break
-			}
-			p, f.wordsSuperset = terms[lead], true
-		}
+	// The ordered merge, when each prefix is a few words or a few rows:
+	// the whole text's and, with several words, the rarest one's (whose
+	// contacts need not have the others: probe decides).
+	prefixes := []string{q}
+	if lead >= 0 {
+		prefixes = append(prefixes, terms[lead])
+	}
+	runs := []run{} // not nil: leads, even selecting nothing
+	for _, p := range prefixes {
 		r, err := runsOf(p)
 		if err != nil || r == nil {
 			return f, err
 		}
 		runs = append(runs, r...)
 	}
-	f.runs = append([]run{}, runs...) // not nil: leads, even selecting nothing
+	f.runs, f.wordsSuperset = runs, lead >= 0
 	return f, nil
 }
 

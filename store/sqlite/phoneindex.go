@@ -23,6 +23,10 @@ import (
 // 15 MB per 100,000 contacts): the least recently searched go first.
 const maxPhoneIndexes = 4
 
+func newPhoneIndexes() phoneIndexes {
+	return phoneIndexes{gens: map[string]uint64{}, entries: map[string]*phoneEntry{}}
+}
+
 type phoneIndexes struct {
 	mu      sync.Mutex
 	gens    map[string]uint64 // bumped after a commit changed a directory's numbers
@@ -81,9 +85,6 @@ func (p *phoneIndexes) changed(dirs []string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.gens == nil {
-		p.gens = map[string]uint64{}
-	}
 	for _, d := range dirs {
 		p.gens[d]++
 	}
@@ -103,9 +104,6 @@ func (p *phoneIndexes) forget(dir string) {
 func (db *DB) phoneIndex(ctx context.Context, dir string) (*phoneIndex, error) {
 	p := &db.phones
 	p.mu.Lock()
-	if p.entries == nil {
-		p.entries = map[string]*phoneEntry{}
-	}
 	e := p.entries[dir]
 	if e == nil {
 		e = &phoneEntry{}

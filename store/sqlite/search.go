@@ -57,7 +57,7 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	var c conds
 	r.where(&c)
 	for i, f := range filters {
-		if f.probe != "" && (i != lead || f.runs != nil && f.wordsSuperset) {
+		if f.probe != "" && (i != lead || f.wordsSuperset) {
 			c.add(f.probe, f.probeArgs...)
 		}
 	}
@@ -144,16 +144,19 @@ func (db *DB) prefixRuns(ctx context.Context, directoryID, prefix string) ([]run
 		}
 		return runs, nil
 	}
-	var n int
-	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM user_words
-			WHERE directory_id = ? AND word >= ? AND word < ? LIMIT ?)`,
-		directoryID, prefix, prefixEnd(prefix), maxRangeRows+1).Scan(&n); err != nil {
-		return nil, wrap("search contacts", err)
-	}
-	if n > maxRangeRows {
-		return nil, nil
+	if n, err := db.countWords(ctx, directoryID, prefix, maxRangeRows+1); err != nil || n > maxRangeRows {
+		return nil, err
 	}
 	return []run{{from: prefix, to: prefixEnd(prefix)}}, nil
+}
+
+// countWords counts the directory's rows of words that start with prefix,
+// up to limit (so a count reads at most limit index entries).
+func (db *DB) countWords(ctx context.Context, directoryID, prefix string, limit int) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM user_words
+		WHERE directory_id = ? AND word >= ? AND word < ? LIMIT ?)`, directoryID, prefix, prefixEnd(prefix), limit).Scan(&n)
+	return n, wrap("search contacts", err)
 }
 
 // rarestCap bounds the count of each term's matches in rarestWord: past
@@ -173,12 +176,9 @@ func (db *DB) rarestWord(ctx context.Context, directoryID string, terms []string
 	slices.SortStableFunc(order, func(a, b int) int { return len(terms[b]) - len(terms[a]) })
 	best, fewest := order[0], rarestCap+1 // counts stop at fewest: more tells nothing
 	for _, i := range order {
-		t := terms[i]
-		var n int
-		if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM user_words
-				WHERE directory_id = ? AND word >= ? AND word < ? LIMIT ?)`,
-			directoryID, t, prefixEnd(t), fewest).Scan(&n); err != nil {
-			return 0, wrap("search contacts", err)
+		n, err := db.countWords(ctx, directoryID, terms[i], fewest)
+		if err != nil {
+			return 0, err
 		}
 		if n == 0 {
 			return -1, nil

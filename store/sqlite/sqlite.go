@@ -76,7 +76,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db := &DB{now: opts.Now, log: opts.Logger.With("component", "store"),
-		lookups: make(chan struct{}, runtime.GOMAXPROCS(0))}
+		lookups: make(chan struct{}, runtime.GOMAXPROCS(0)), phones: newPhoneIndexes()}
 
 	// The writer opens first so that it creates the file and switches it to
 	// WAL (a persistent setting) before any reader connects.

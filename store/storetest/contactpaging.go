@@ -225,7 +225,10 @@ func testContactsPrefixPages(t *testing.T, s store.Store) {
 		}
 		return byName(m...)
 	}
-	for _, text := range []string{"ann", "an", "a", "ANN SMI", "smith", "ann sm", "annabel", "x0", "ann zz", "zz"} {
+	// Also texts that only an email can start ("x00@", "x0"), and
+	// punctuation alone, which starts nothing.
+	for _, text := range []string{"ann", "an", "a", "ANN SMI", "smith", "ann sm", "annabel", "x0", "x00@", "x01@contoso.com",
+		"ann zz", "zz", ".", "@"} {
 		want := match(text)
 		for _, limit := range []int{1, 2, 100} {
 			got := searchAll(t, s, d.ID, store.ContactQuery{Text: text, Limit: limit, Visibility: v})
