@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"slices"
 	"strings"
 )
@@ -37,13 +38,11 @@ type filter struct {
 	// named: lead has the sort names, so its matches are ordered without
 	// reading users; the others are ordered through users_id_sort.
 	named bool
-	// runs, for text, lists the runs of user_words whose contacts may
-	// match: the filter then leads with their ordered merge instead of
-	// lead, which costs a page of index entries per word however many
-	// contacts match. wordsSuperset (set only with runs): those contacts
-	// include non-matches, which probe tells apart.
-	runs          []run
-	wordsSuperset bool
+	// runs, for text, lists the runs of user_words that hold exactly the
+	// contacts that match: the filter then leads with their ordered merge
+	// instead of lead, which costs a page of index entries per word
+	// however many contacts match.
+	runs []run
 }
 
 // A text search merges the runs of at most maxLeadWords distinct words
@@ -65,9 +64,8 @@ var (
 // rarest picks the term to lead the several-words match with: the one
 // with fewest matches (a query for "anna.smith.12345" must not lead with
 // every Smith of a million contacts when no name starts with 12345), or
-// -1 when a term starts no word. runsOf returns the runs that hold the
-// contacts of the words a prefix starts, or nil if they are too many.
-func textFilter(directoryID, text string, runsOf func(prefix string) ([]run, error), rarest func(terms []string) (int, error)) (filter, error) {
+// -1 when a term starts no word.
+func (db *DB) textFilter(ctx context.Context, directoryID, text string) (filter, error) {
 	q := fold(strings.TrimSpace(text))
 	terms := splitWords(q)
 	if len(terms) == 1 && terms[0] == q {
@@ -86,7 +84,7 @@ func textFilter(directoryID, text string, runsOf func(prefix string) ([]run, err
 		}
 		f.probe = `(` + wordProbe + ` OR (` + strings.Join(all, ` AND `) + `))`
 		var err error
-		if lead, err = rarest(terms); err != nil {
+		if lead, err = db.rarestWord(ctx, directoryID, terms); err != nil {
 			return f, err
 		}
 	}
@@ -106,28 +104,57 @@ func textFilter(directoryID, text string, runsOf func(prefix string) ([]run, err
 	}
 
 	// The ordered merge, when each prefix is a few words or a few rows:
-	// the whole text's and, with several words, the rarest one's (whose
-	// contacts need not have the others: probe decides).
-	prefixes := []string{q}
-	if lead >= 0 {
-		prefixes = append(prefixes, terms[lead])
+	// the whole text's and, with several words, the rarest one's, each
+	// of whose contacts must also have a word starting every other term.
+	// The merge is then exact: a run's contacts all match.
+	runs, err := db.prefixRuns(ctx, directoryID, q)
+	if err != nil || runs == nil {
+		return f, err
 	}
-	runs := []run{} // not nil: leads, even selecting nothing
-	for _, p := range prefixes {
-		r, err := runsOf(p)
-		if err != nil || r == nil {
+	runs = slices.Clip(runs)
+	if lead >= 0 {
+		rs, err := db.prefixRuns(ctx, directoryID, terms[lead])
+		if err != nil || rs == nil {
 			return f, err
 		}
-		runs = append(runs, r...)
+		var also []term
+		for i, t := range terms {
+			if i == lead {
+				continue
+			}
+			words, err := db.prefixWords(ctx, directoryID, t, maxLeadWords+1)
+			if err != nil {
+				return f, err
+			}
+			also = append(also, term{prefix: t})
+			if len(words) <= maxLeadWords {
+				also[len(also)-1].words = jsonIDs(words)
+			}
+		}
+		for _, r := range rs {
+			r.also = also
+			runs = append(runs, r)
+		}
 	}
-	f.runs, f.wordsSuperset = runs, lead >= 0
+	if runs == nil {
+		runs = []run{} // not nil: leads, even selecting nothing
+	}
+	f.runs = runs
 	return f, nil
 }
 
 // A run is a list of contacts in contact order that the lead of a text
 // filter merges: the contacts of one word (from), or of every word in
-// [from, to) (to != ""), which SQLite reads whole and sorts.
-type run struct{ from, to string }
+// [from, to) (to != ""), which SQLite reads whole and sorts; of those,
+// only the contacts that have a word starting with each of also.
+type run struct {
+	from, to string
+	also     []term
+}
+
+// A term is a prefix that a contact must start a word with, and the
+// words it starts (a JSON array) if they are at most maxLeadWords.
+type term struct{ prefix, words string }
 
 const (
 	wordProbe = `EXISTS (SELECT 1 FROM user_words w WHERE w.directory_id = u.directory_id AND w.user_id = u.id

@@ -57,7 +57,7 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	var c conds
 	r.where(&c)
 	for i, f := range filters {
-		if f.probe != "" && (i != lead || f.wordsSuperset) {
+		if f.probe != "" && i != lead {
 			c.add(f.probe, f.probeArgs...)
 		}
 	}
@@ -91,11 +91,7 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.ContactQuery) ([]filter, error) {
 	var fs []filter
 	if strings.TrimSpace(q.Text) != "" {
-		f, err := textFilter(directoryID, q.Text, func(prefix string) ([]run, error) {
-			return db.prefixRuns(ctx, directoryID, prefix)
-		}, func(terms []string) (int, error) {
-			return db.rarestWord(ctx, directoryID, terms)
-		})
+		f, err := db.textFilter(ctx, directoryID, q.Text)
 		if err != nil {
 			return nil, err
 		}
@@ -131,8 +127,14 @@ func (db *DB) prefixWords(ctx context.Context, directoryID, prefix string, max i
 
 // prefixRuns returns the runs of the words that start prefix: one per
 // word if they are at most maxLeadWords, else one of them all if they
-// have at most maxRangeRows rows, else nil.
+// have at most maxRangeRows rows, else nil. Emails, a row each, are
+// always read as one range when they can be.
 func (db *DB) prefixRuns(ctx context.Context, directoryID, prefix string) ([]run, error) {
+	if strings.HasPrefix(prefix, "@") {
+		if n, err := db.countWords(ctx, directoryID, prefix, maxRangeRows+1); err != nil || n <= maxRangeRows {
+			return []run{{from: prefix, to: prefixEnd(prefix)}}, err
+		}
+	}
 	words, err := db.prefixWords(ctx, directoryID, prefix, maxLeadWords+1)
 	if err != nil {
 		return nil, err
@@ -272,8 +274,14 @@ func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds
 		}
 	}
 	check := f.runs != nil || f.named || len(c.sql) > 1 // words include inactive users
+	// Runs match exactly, so only the rules (and deactivation) drop
+	// candidates: their first chunk asks for the page and no more.
+	chunk := 2 * n
+	if f.runs != nil {
+		chunk = n
+	}
 	var page []string
-	for chunk := 2 * n; len(page) < n; chunk *= 2 {
+	for ; len(page) < n; chunk *= 2 {
 		cands, err := next(after, chunk)
 		if err != nil || len(cands) == 0 {
 			return page, err
@@ -315,17 +323,7 @@ func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds
 func (db *DB) runCandidates(ctx context.Context, directoryID string, runs []run, after candidate, n int) ([]candidate, error) {
 	var all []candidate
 	for _, r := range runs {
-		var cands []candidate
-		var err error
-		if r.to == "" {
-			cands, err = db.readCandidates(ctx, `SELECT sort_name, user_id FROM user_words
-				WHERE directory_id = ? AND word = ? AND (sort_name, user_id) > (?, ?)
-				ORDER BY sort_name, user_id LIMIT ?`, directoryID, r.from, after.name, after.id, n)
-		} else {
-			cands, err = db.readCandidates(ctx, `SELECT DISTINCT sort_name, user_id FROM user_words
-				WHERE directory_id = ? AND word >= ? AND word < ? AND (sort_name, user_id) > (?, ?)
-				ORDER BY sort_name, user_id LIMIT ?`, directoryID, r.from, r.to, after.name, after.id, n)
-		}
+		cands, err := db.runRows(ctx, directoryID, r, after, n)
 		if err != nil {
 			return nil, err
 		}
@@ -334,6 +332,95 @@ func (db *DB) runCandidates(ctx context.Context, directoryID string, runs []run,
 	slices.SortFunc(all, func(a, b candidate) int { return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.id, b.id)) })
 	all = slices.Compact(all) // a contact in two runs
 	return all[:min(n, len(all))], nil
+}
+
+// leapWindow is how many entries of a word run runRows checks per query
+// before it leaps. A variable for tests.
+var leapWindow = 64
+
+// runRows returns at least the first n contacts of r after the cursor
+// (fewer when r has no more), in contact order.
+//
+// A run of one word with other terms to match could check each of its
+// entries, one index seek each, however few match: "lea d" checks every
+// Lea for a word starting with d. Where the other terms start few
+// words, it checks a window of entries, then leaps to the first contact
+// (in contact order) that has a word of every other term, then checks
+// again: Leas with a family name from a to c are never read.
+func (db *DB) runRows(ctx context.Context, directoryID string, r run, after candidate, n int) ([]candidate, error) {
+	query := `SELECT sort_name, user_id FROM user_words w WHERE directory_id = ? AND word = ?`
+	args := []any{directoryID, r.from}
+	if r.to != "" {
+		query = `SELECT DISTINCT sort_name, user_id FROM user_words w WHERE directory_id = ? AND word >= ? AND word < ?`
+		args = append(args, r.to)
+	}
+	var match []string
+	var matchArgs []any
+	leaps := r.to == "" && len(r.also) > 0
+	for _, t := range r.also {
+		// user_words_user ends with the word: one seek per contact.
+		match = append(match, `EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = w.directory_id AND o.user_id = w.user_id
+			AND o.word >= ? AND o.word < ?)`)
+		matchArgs = append(matchArgs, t.prefix, prefixEnd(t.prefix))
+		leaps = leaps && t.words != ""
+	}
+	if !leaps {
+		if len(match) > 0 {
+			query += ` AND ` + strings.Join(match, ` AND `)
+			args = append(args, matchArgs...)
+		}
+		return db.readCandidates(ctx, query+` AND (sort_name, user_id) > (?, ?) ORDER BY sort_name, user_id LIMIT ?`,
+			append(args, after.name, after.id, n)...)
+	}
+
+	window := `SELECT sort_name, user_id, ` + strings.Join(match, ` AND `) + ` FROM user_words w
+		WHERE directory_id = ? AND word = ? AND (sort_name, user_id) > (?, ?) ORDER BY sort_name, user_id LIMIT ?`
+	var out []candidate
+	for len(out) < n {
+		rows, err := db.r.QueryContext(ctx, window, append(slices.Clone(matchArgs), directoryID, r.from, after.name, after.id, leapWindow)...)
+		if err != nil {
+			return nil, wrap("search contacts", err)
+		}
+		read := 0
+		for rows.Next() {
+			var ok bool
+			if err := rows.Scan(&after.name, &after.id, &ok); err != nil {
+				rows.Close()
+				return nil, wrap("search contacts", err)
+			}
+			read++
+			if ok {
+				out = append(out, after)
+			}
+		}
+		if err := rows.Close(); err != nil || rows.Err() != nil {
+			return nil, wrap("search contacts", cmp.Or(err, rows.Err()))
+		}
+		if read < leapWindow || len(out) >= n {
+			break
+		}
+		// A match has a word of every term: none comes before the
+		// contact, of those after the window, where the last term to
+		// reach one does.
+		to := after.name
+		for _, t := range r.also {
+			var first *string
+			if err := db.r.QueryRowContext(ctx, `SELECT min((SELECT sort_name FROM user_words
+				WHERE directory_id = ? AND word = j.value AND (sort_name, user_id) > (?, ?)
+				ORDER BY sort_name, user_id LIMIT 1)) FROM json_each(?) j`,
+				directoryID, after.name, after.id, t.words).Scan(&first); err != nil {
+				return nil, wrap("search contacts", err)
+			}
+			if first == nil {
+				return out, nil // no contact after the window has a word of t
+			}
+			to = max(to, *first)
+		}
+		if to > after.name {
+			after = candidate{to, ""} // ids are never empty: all of to's contacts follow
+		}
+	}
+	return out, nil
 }
 
 func (db *DB) readCandidates(ctx context.Context, query string, args ...any) ([]candidate, error) {

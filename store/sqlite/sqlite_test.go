@@ -326,3 +326,12 @@ func TestStoreRangeRuns(t *testing.T) {
 	maxLeadWords = 0
 	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
 }
+
+// TestStoreLeaps runs the suite with text searches of several words that
+// check one entry of the lead word's run at a time and then leap, so that
+// small directories leap as often as big ones.
+func TestStoreLeaps(t *testing.T) {
+	defer func(n int) { leapWindow = n }(leapWindow)
+	leapWindow = 1
+	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
+}
