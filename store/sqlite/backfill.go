@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/scimd/scimd/store"
@@ -98,7 +97,7 @@ func backfillUsers(ctx context.Context, tx *tx, dir, id string) ([]store.User, e
 		if err := rows.Scan(&u.DirectoryID, &u.ID, &u.UserName, &contact); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(contact, &u.Contact); err != nil {
+		if err := decodeContact(contact, &u.Contact); err != nil {
 			return nil, fmt.Errorf("user %s: stored contact: %w", u.ID, err)
 		}
 		users = append(users, u)

@@ -138,7 +138,7 @@ func scanContact(row interface{ Scan(...any) error }) (store.ContactRecord, cont
 		rec.Presence, err4 = scanPresence(rec.ID, presence)
 	}
 	rec.LastModified, err1 = parseTime(modified)
-	if err := json.Unmarshal(contact, &rec.Contact); err != nil {
+	if err := decodeContact(contact, &rec.Contact); err != nil {
 		err2 = fmt.Errorf("sqlite: stored contact: %w", err)
 	}
 	if err := json.Unmarshal(groups, &rec.Groups); err != nil {

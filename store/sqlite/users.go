@@ -191,7 +191,7 @@ func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var err1, err2, err3 error
 	u.Created, err1 = parseTime(created)
 	u.LastModified, err2 = parseTime(modified)
-	if err := json.Unmarshal(contact, &u.Contact); err != nil {
+	if err := decodeContact(contact, &u.Contact); err != nil {
 		err3 = fmt.Errorf("sqlite: stored contact: %w", err)
 	}
 	return u, errors.Join(err1, err2, err3)

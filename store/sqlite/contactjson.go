@@ -1,0 +1,237 @@
+package sqlite
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/scimd/scimd/store"
+)
+
+// decodeContact decodes a stored contact (users.contact) into c, which
+// must be zero, exactly as json.Unmarshal would.
+//
+// Every search page and lookup decodes each contact it returns, and
+// json.Unmarshal's reflection is most of that cost. The contacts this
+// package stores are json.Marshal's output: an object of known keys whose
+// strings rarely hold an escape. Those take a direct path; anything else
+// (an escape, an unknown key, null, a syntax error) goes to
+// json.Unmarshal, so the result is always json.Unmarshal's.
+func decodeContact(b []byte, c *store.Contact) error {
+	d := contactDecoder{b: b, s: string(b)}
+	if d.contact(c) && d.end() {
+		return nil
+	}
+	*c = store.Contact{}
+	return json.Unmarshal(b, c)
+}
+
+// contactDecoder reads a contact from b at i; each method reports
+// whether it read what it expects (false: let json.Unmarshal decide).
+// The strings it returns share s, b as one string: one allocation for
+// them all.
+type contactDecoder struct {
+	b []byte
+	s string
+	i int
+}
+
+func (d *contactDecoder) contact(c *store.Contact) bool {
+	return d.object(func(key []byte) bool {
+		var s *string
+		switch string(key) {
+		case "login":
+			s = &c.Login
+		case "objectId":
+			s = &c.ObjectID
+		case "displayName":
+			s = &c.DisplayName
+		case "givenName":
+			s = &c.GivenName
+		case "familyName":
+			s = &c.FamilyName
+		case "email":
+			s = &c.Email
+		case "title":
+			s = &c.Title
+		case "department":
+			s = &c.Department
+		case "phones":
+			// A second "phones" would decode into the first's elements.
+			return c.Phones == nil && d.phones(&c.Phones)
+		case "custom":
+			// Rare, and of any JSON types: json.Unmarshal decodes the
+			// object alone (into a new map: a second "custom" would
+			// merge into the first).
+			start := d.i
+			if c.Custom != nil || !d.skipObject() {
+				return false
+			}
+			return json.Unmarshal(d.b[start:d.i], &c.Custom) == nil
+		default:
+			return false
+		}
+		v, ok := d.str()
+		*s = v
+		return ok
+	})
+}
+
+func (d *contactDecoder) phones(ps *[]store.Phone) bool {
+	d.space()
+	if !d.peek('[') {
+		return false
+	}
+	d.i++
+	list := []store.Phone{}
+	for first := true; ; first = false {
+		d.space()
+		if d.peek(']') {
+			d.i++
+			*ps = list
+			return true
+		}
+		if !first {
+			if !d.peek(',') {
+				return false
+			}
+			d.i++
+		}
+		var p store.Phone
+		ok := d.object(func(key []byte) bool {
+			var s *string
+			switch string(key) {
+			case "type":
+				s = &p.Type
+			case "value":
+				s = &p.Value
+			case "e164":
+				s = &p.E164
+			default:
+				return false
+			}
+			v, ok := d.str()
+			*s = v
+			return ok
+		})
+		if !ok {
+			return false
+		}
+		list = append(list, p)
+	}
+}
+
+// object reads an object, calling field for each key with d at its value.
+func (d *contactDecoder) object(field func(key []byte) bool) bool {
+	d.space()
+	if !d.peek('{') {
+		return false
+	}
+	d.i++
+	for first := true; ; first = false {
+		d.space()
+		if d.peek('}') {
+			d.i++
+			return true
+		}
+		if !first {
+			if !d.peek(',') {
+				return false
+			}
+			d.i++
+			d.space()
+		}
+		key, ok := d.raw()
+		if !ok {
+			return false
+		}
+		d.space()
+		if !d.peek(':') {
+			return false
+		}
+		d.i++
+		d.space()
+		if !field(key) {
+			return false
+		}
+	}
+}
+
+// str reads a string without escapes.
+func (d *contactDecoder) str() (string, bool) {
+	start := d.i + 1
+	s, ok := d.raw()
+	if !ok {
+		return "", false
+	}
+	return d.s[start : start+len(s)], true
+}
+
+// raw returns the bytes of a string without escapes or control
+// characters, in valid UTF-8.
+func (d *contactDecoder) raw() ([]byte, bool) {
+	if !d.peek('"') {
+		return nil, false
+	}
+	rest := d.b[d.i+1:]
+	n := bytes.IndexByte(rest, '"')
+	if n < 0 {
+		return nil, false
+	}
+	s := rest[:n]
+	for _, ch := range s {
+		if ch < ' ' || ch == '\\' {
+			return nil, false
+		}
+	}
+	if !utf8.Valid(s) {
+		return nil, false
+	}
+	d.i += n + 2
+	return s, true
+}
+
+// skipObject steps over an object without checking it (json.Unmarshal
+// checks what it is given).
+func (d *contactDecoder) skipObject() bool {
+	if !d.peek('{') {
+		return false
+	}
+	for depth := 0; d.i < len(d.b); d.i++ {
+		switch d.b[d.i] {
+		case '"':
+			for d.i++; d.i < len(d.b) && d.b[d.i] != '"'; d.i++ {
+				if d.b[d.i] == '\\' {
+					d.i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				d.i++
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (d *contactDecoder) peek(ch byte) bool { return d.i < len(d.b) && d.b[d.i] == ch }
+
+func (d *contactDecoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// end reports whether only white space follows.
+func (d *contactDecoder) end() bool {
+	d.space()
+	return d.i == len(d.b)
+}
