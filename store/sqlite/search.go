@@ -63,27 +63,36 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	}
 	r.whereGroups(&c)
 
-	var page []string
+	var recs []store.ContactRecord
+	var keys []string
 	if lead >= 0 {
-		page, err = db.ledPage(ctx, directoryID, filters[lead], c, after, q.Limit+1)
+		recs, keys, err = db.ledPage(ctx, directoryID, filters[lead], c, after, q.Limit+1)
 	} else {
+		var page []string
 		page, err = db.walkPage(ctx, directoryID, c, after, q.Limit+1)
+		if err == nil && len(page) > 0 {
+			// A contact deactivated since its page was chosen is left out.
+			recs, keys, err = db.fetchContacts(ctx, directoryID, page, conds{sql: []string{`u.active = 1`}})
+		}
 	}
-	if err != nil || len(page) == 0 {
-		return nil, "", err
-	}
-	// A contact deactivated since its page was chosen is left out.
-	recs, keys, err := queryContacts(ctx, db.r, `SELECT `+contactColumns+` FROM json_each(?) c
-		CROSS JOIN users u ON u.directory_id = ? AND u.id = c.value WHERE u.active = 1`, []any{jsonIDs(page), directoryID})
-	if err != nil {
-		return nil, "", err
-	}
-	sortContacts(recs, keys)
-	if len(recs) <= q.Limit {
-		return recs, "", nil
+	if err != nil || len(recs) <= q.Limit {
+		return recs, "", err
 	}
 	recs = recs[:q.Limit]
 	return recs, encodeCursor(candidate{keys[q.Limit-1], recs[q.Limit-1].ID}), nil
+}
+
+// fetchContacts returns the contacts of ids that pass c, in contact
+// order.
+func (db *DB) fetchContacts(ctx context.Context, directoryID string, ids []string, c conds) ([]store.ContactRecord, []string, error) {
+	recs, keys, err := queryContacts(ctx, db.r, `SELECT `+contactColumns+` FROM json_each(?) l
+		CROSS JOIN users u ON u.directory_id = ? AND u.id = l.value WHERE `+c.String(),
+		append([]any{jsonIDs(ids), directoryID}, c.args...))
+	if err != nil {
+		return nil, nil, wrap("search contacts", err)
+	}
+	sortContacts(recs, keys)
+	return recs, keys, nil
 }
 
 // searchFilters returns the filters of q's Text, Digits and GroupID, and
@@ -248,10 +257,11 @@ func (db *DB) chooseLead(ctx context.Context, filters []filter) (int, error) {
 
 type candidate struct{ name, id string }
 
-// ledPage returns the first n ids of the lead's matches after the cursor
-// that pass c. The matches come in order a chunk at a time (doubling),
-// each chunk checked against c in one query.
-func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds, after candidate, n int) ([]string, error) {
+// ledPage returns the first n contacts of the lead's matches after the
+// cursor that pass c, and their sort names. The matches come in order a
+// chunk at a time (doubling), each chunk's contacts read if they pass c,
+// in one query.
+func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds, after candidate, n int) ([]store.ContactRecord, []string, error) {
 	next := func(after candidate, chunk int) ([]candidate, error) {
 		return db.runCandidates(ctx, directoryID, f.runs, after, chunk)
 	}
@@ -262,8 +272,7 @@ func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds
 			ordered = `SELECT DISTINCT l.sort_name, l.user_id FROM (` + f.lead + `) l
 				WHERE (l.sort_name, l.user_id) > (?, ?) ORDER BY 1, 2 LIMIT ?`
 		} else {
-			// users_id_sort has only active users: nothing else to check
-			// here when c is just "active".
+			// users_id_sort has only active users.
 			ordered = `SELECT DISTINCT s.sort_name, s.id FROM (` + f.lead + `) l
 				CROSS JOIN users s INDEXED BY users_id_sort ON s.directory_id = ? AND s.id = l.user_id AND s.active = 1
 				WHERE (s.sort_name, s.id) > (?, ?) ORDER BY 1, 2 LIMIT ?`
@@ -273,47 +282,41 @@ func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds
 			return db.readCandidates(ctx, ordered, append(args, after.name, after.id, chunk)...)
 		}
 	}
-	check := f.runs != nil || f.named || len(c.sql) > 1 // words include inactive users
-	// Runs match exactly, so only the rules (and deactivation) drop
-	// candidates: their first chunk asks for the page and no more.
+	// When every candidate is likely to pass (runs match exactly; a
+	// lead without names checked "active" already), the first chunk
+	// asks for the page and no more.
 	chunk := 2 * n
-	if f.runs != nil {
+	if f.runs != nil || !f.named && len(c.sql) == 1 {
 		chunk = n
 	}
-	var page []string
-	for ; len(page) < n; chunk *= 2 {
+	var recs []store.ContactRecord
+	var keys []string
+	for len(recs) < n {
 		cands, err := next(after, chunk)
 		if err != nil || len(cands) == 0 {
-			return page, err
+			return recs, keys, err
 		}
 		ids := make([]string, len(cands))
 		for i, k := range cands {
 			ids[i] = k.id
 		}
-		passed := ids
-		if check {
-			passed, err = db.readIDs(ctx, `SELECT u.id FROM json_each(?) l
-				CROSS JOIN users u ON u.directory_id = ? AND u.id = l.value WHERE `+c.String(),
-				append([]any{jsonIDs(ids), directoryID}, c.args...)...)
-			if err != nil {
-				return nil, err
-			}
+		rs, ks, err := db.fetchContacts(ctx, directoryID, ids, c)
+		if err != nil {
+			return nil, nil, err
 		}
-		ok := make(map[string]bool, len(passed))
-		for _, id := range passed {
-			ok[id] = true
-		}
-		for _, id := range ids {
-			if ok[id] && len(page) < n {
-				page = append(page, id)
-			}
-		}
+		take := min(len(rs), n-len(recs))
+		recs, keys = append(recs, rs[:take]...), append(keys, ks[:take]...)
 		if len(cands) < chunk {
 			break
 		}
 		after = cands[len(cands)-1]
+		// The next chunk: enough for the rest of the page at this
+		// chunk's pass rate (reading a contact costs more than passing
+		// over a candidate), at most twice this one.
+		need := n - len(recs)
+		chunk = min(2*chunk, need*len(cands)/max(len(rs), 1)+need/4+1)
 	}
-	return page, nil
+	return recs, keys, nil
 }
 
 // runCandidates returns the first n contacts after the cursor, in
