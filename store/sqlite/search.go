@@ -282,11 +282,16 @@ func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds
 			return db.readCandidates(ctx, ordered, append(args, after.name, after.id, chunk)...)
 		}
 	}
-	// When every candidate is likely to pass (runs match exactly; a
-	// lead without names checked "active" already), the first chunk
-	// asks for the page and no more.
+	// When every candidate is likely to pass, the first chunk asks for
+	// the page and a few more: a lead without names checked "active"
+	// already, and runs match exactly but may hold a few inactive
+	// contacts, for which a second chunk would cost more than reading a
+	// few more contacts in the first.
 	chunk := 2 * n
-	if f.runs != nil || !f.named && len(c.sql) == 1 {
+	switch {
+	case f.runs != nil:
+		chunk = n + n/8 + 1
+	case !f.named && len(c.sql) == 1:
 		chunk = n
 	}
 	var recs []store.ContactRecord
