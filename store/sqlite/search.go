@@ -171,8 +171,11 @@ func (db *DB) countWords(ctx context.Context, directoryID, prefix string, limit 
 }
 
 // rarestCap bounds the count of each term's matches in rarestWord: past
-// it, a term is too common to be worth telling apart from another.
-const rarestCap = 1000
+// it, a term is too common to be worth telling apart from another. A
+// run leaps over the contacts that lack the other terms' words, so which
+// of two common terms leads matters less than counting them: 1,000
+// cost an email prefix search a quarter of its time.
+const rarestCap = 256
 
 // rarestWord returns the index of the term that starts the fewest words
 // (counted up to rarestCap, and no further than the fewest so far), or
