@@ -57,15 +57,16 @@ func NewLookup(cfg LookupConfig) *Lookup {
 // Register adds the lookup routes to r: the OpenAPI document (public) and
 // the endpoints of a directory (bearer auth).
 func (l *Lookup) Register(r *mux.Router) {
-	r.Handle("/api/v1/openapi.json", methods{http.MethodGet: serveOpenAPI})
+	// Caller-ID first: mux tries routes in order.
 	s := r.PathPrefix("/api/v1/directories/{directoryId}").Subrouter()
 	s.Use(l.authenticate)
+	s.Handle("/lookup", methods{http.MethodGet: l.lookupPhone})
 	s.Handle("/contacts", methods{http.MethodGet: l.searchContacts})
 	s.Handle("/contacts/{id}", methods{http.MethodGet: l.getContact})
-	s.Handle("/lookup", methods{http.MethodGet: l.lookupPhone})
 	s.Handle("/groups", methods{http.MethodGet: l.listGroups})
 	s.Handle("/groups/{id}/contacts", methods{http.MethodGet: l.groupContacts})
 	s.Handle("/presence/stream", methods{http.MethodGet: l.presenceStream})
+	r.Handle("/api/v1/openapi.json", methods{http.MethodGet: serveOpenAPI})
 }
 
 // scope is what a request may read: one directory, through its

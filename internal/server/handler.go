@@ -39,13 +39,16 @@ func NewHandler(d handlerDeps) http.Handler {
 	r := mux.NewRouter()
 	r.Use(captureRoute)
 
+	// mux tries routes in order, a regular expression each: the busiest
+	// first (Entra's SCIM requests, then the CX clients'). No two
+	// prefixes overlap, so the order changes nothing else.
+	d.SCIM.Register(r)
+	d.Lookup.Register(r)
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", readyz(d.Store, o.log)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", d.Metrics.handler()).Methods(http.MethodGet)
 	d.Admin.Register(r)
 	d.Admin.RegisterConsentCallback(r)
-	d.Lookup.Register(r)
-	d.SCIM.Register(r)
 	if d.extraRoutes != nil {
 		d.extraRoutes(r)
 	}
