@@ -189,3 +189,26 @@ func TestEvaluateTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestAnswerCheckers(t *testing.T) {
+	var l listTotal
+	if err := l.check([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,"Resources":[{"id":"x"}]}`)); err != nil || l.n != 1 {
+		t.Errorf("listTotal = %d, %v; want 1", l.n, err)
+	}
+	for _, bad := range []string{`[]`, `{"schemas":[]}`, `{"totalResults":"one"}`, `{"schemas":[}`, ``} {
+		if err := new(listTotal).check([]byte(bad)); err == nil {
+			t.Errorf("listTotal(%s) succeeded", bad)
+		}
+	}
+	for answer, want := range map[string]bool{`{"contacts":[{"id":"a"}],"next":""}`: true, `{"contacts":[]}`: false, `{"next":"x","contacts":[{}]}`: true} {
+		var a contactsAnswer
+		if err := a.check([]byte(answer)); err != nil || a.found != want {
+			t.Errorf("contactsAnswer(%s) = %v, %v; want %v", answer, a.found, err, want)
+		}
+	}
+	for _, bad := range []string{`{"contacts":null}`, `{"contacts":{}}`, `{}`} {
+		if err := new(contactsAnswer).check([]byte(bad)); err == nil {
+			t.Errorf("contactsAnswer(%s) succeeded", bad)
+		}
+	}
+}

@@ -239,22 +239,13 @@ func (c *cycle) readUsers(ctx context.Context) error {
 		if i < 0 {
 			return
 		}
-		var list struct {
-			TotalResults int `json:"totalResults"`
-		}
-		if b.do(ctx, w, byName, http.MethodGet, c.dir.scimBase+userFilterPath(newPerson(b.seed, i).userName), c.dir.scimToken, nil, http.StatusOK, &list) && list.TotalResults == 1 {
+		var list listTotal
+		if b.do(ctx, w, byName, http.MethodGet, c.dir.scimBase+userFilterPath(newPerson(b.seed, i).userName), c.dir.scimToken, nil, http.StatusOK, &list) && list.n == 1 {
 			byName.hits.Add(1)
 		}
 	})
 	c.addPhase("read-filter", "GET /Users?filter=userName eq of random users (one match each)", n, run, byName)
 	return err
-}
-
-// contactsAnswer is the part of a lookup API answer scimbench checks.
-type contactsAnswer struct {
-	Contacts []struct {
-		ID string `json:"id"`
-	} `json:"contacts"`
 }
 
 // lookups is caller-ID for the work numbers of random active users;
@@ -273,7 +264,7 @@ func (c *cycle) lookups(ctx context.Context) error {
 		}
 		var a contactsAnswer
 		u := c.dir.apiBase + "/lookup?phone=" + url.QueryEscape(newPerson(b.seed, i).phone)
-		if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && len(a.Contacts) > 0 {
+		if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && a.found {
 			o.hits.Add(1)
 		}
 	})
@@ -299,7 +290,7 @@ func (c *cycle) searches(ctx context.Context) error {
 			}
 			var a contactsAnswer
 			u := c.dir.apiBase + "/contacts?limit=20&q=" + url.QueryEscape(searchQuery(kind, newPerson(b.seed, i)))
-			if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && len(a.Contacts) > 0 {
+			if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && a.found {
 				o.hits.Add(1)
 			}
 		})
