@@ -38,24 +38,23 @@ type contactDecoder struct {
 
 func (d *contactDecoder) contact(c *store.Contact) bool {
 	return d.object(func(key []byte) bool {
-		var s *string
 		switch string(key) {
 		case "login":
-			s = &c.Login
+			return d.into(&c.Login)
 		case "objectId":
-			s = &c.ObjectID
+			return d.into(&c.ObjectID)
 		case "displayName":
-			s = &c.DisplayName
+			return d.into(&c.DisplayName)
 		case "givenName":
-			s = &c.GivenName
+			return d.into(&c.GivenName)
 		case "familyName":
-			s = &c.FamilyName
+			return d.into(&c.FamilyName)
 		case "email":
-			s = &c.Email
+			return d.into(&c.Email)
 		case "title":
-			s = &c.Title
+			return d.into(&c.Title)
 		case "department":
-			s = &c.Department
+			return d.into(&c.Department)
 		case "phones":
 			// A second "phones" would decode into the first's elements.
 			return c.Phones == nil && d.phones(&c.Phones)
@@ -68,12 +67,8 @@ func (d *contactDecoder) contact(c *store.Contact) bool {
 				return false
 			}
 			return json.Unmarshal(d.b[start:d.i], &c.Custom) == nil
-		default:
-			return false
 		}
-		v, ok := d.str()
-		*s = v
-		return ok
+		return false
 	})
 }
 
@@ -99,20 +94,15 @@ func (d *contactDecoder) phones(ps *[]store.Phone) bool {
 		}
 		var p store.Phone
 		ok := d.object(func(key []byte) bool {
-			var s *string
 			switch string(key) {
 			case "type":
-				s = &p.Type
+				return d.into(&p.Type)
 			case "value":
-				s = &p.Value
+				return d.into(&p.Value)
 			case "e164":
-				s = &p.E164
-			default:
-				return false
+				return d.into(&p.E164)
 			}
-			v, ok := d.str()
-			*s = v
-			return ok
+			return false
 		})
 		if !ok {
 			return false
@@ -157,14 +147,14 @@ func (d *contactDecoder) object(field func(key []byte) bool) bool {
 	}
 }
 
-// str reads a string without escapes.
-func (d *contactDecoder) str() (string, bool) {
+// into reads a string without escapes into s.
+func (d *contactDecoder) into(s *string) bool {
 	start := d.i + 1
-	s, ok := d.raw()
-	if !ok {
-		return "", false
+	raw, ok := d.raw()
+	if ok {
+		*s = d.s[start : start+len(raw)]
 	}
-	return d.s[start : start+len(s)], true
+	return ok
 }
 
 // raw returns the bytes of a string without escapes or control
