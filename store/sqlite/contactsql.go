@@ -128,7 +128,7 @@ func (db *DB) textFilter(ctx context.Context, directoryID, text string) (filter,
 			}
 			also = append(also, term{prefix: t})
 			if len(words) <= maxLeadWords {
-				also[len(also)-1].words = jsonIDs(words)
+				also[len(also)-1].words = jsonList(words)
 			}
 		}
 		for _, r := range rs {

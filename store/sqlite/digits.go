@@ -32,7 +32,7 @@ func (db *DB) digitsFilter(ctx context.Context, directoryID, digits string) (fil
 		return f, err
 	}
 	if ids, more := ix.match(d, leadCap); !more {
-		f.lead, f.leadArgs = `SELECT value AS user_id, NULL AS sort_name FROM json_each(?)`, []any{jsonIDs(ids)}
+		f.lead, f.leadArgs = `SELECT value AS user_id, NULL AS sort_name FROM json_each(?)`, []any{jsonList(ids)}
 	}
 	return f, nil
 }

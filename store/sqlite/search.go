@@ -87,9 +87,9 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 func (db *DB) fetchContacts(ctx context.Context, directoryID string, ids []string, c conds) ([]store.ContactRecord, []string, error) {
 	recs, keys, err := queryContacts(ctx, db.r, `SELECT `+contactColumns+` FROM json_each(?) l
 		CROSS JOIN users u ON u.directory_id = ? AND u.id = l.value WHERE `+c.String(),
-		append([]any{jsonIDs(ids), directoryID}, c.args...))
+		append([]any{jsonList(ids), directoryID}, c.args...))
 	if err != nil {
-		return nil, nil, wrap("search contacts", err)
+		return nil, nil, err
 	}
 	sortContacts(recs, keys)
 	return recs, keys, nil
@@ -262,8 +262,8 @@ type candidate struct{ name, id string }
 
 // ledPage returns the first n contacts of the lead's matches after the
 // cursor that pass c, and their sort names. The matches come in order a
-// chunk at a time (doubling), each chunk's contacts read if they pass c,
-// in one query.
+// chunk at a time, each chunk's contacts read if they pass c, in one
+// query.
 func (db *DB) ledPage(ctx context.Context, directoryID string, f filter, c conds, after candidate, n int) ([]store.ContactRecord, []string, error) {
 	next := func(after candidate, chunk int) ([]candidate, error) {
 		return db.runCandidates(ctx, directoryID, f.runs, after, chunk)
@@ -404,8 +404,10 @@ func (db *DB) runRows(ctx context.Context, directoryID string, r run, after cand
 				out = append(out, after)
 			}
 		}
-		if err := rows.Close(); err != nil || rows.Err() != nil {
-			return nil, wrap("search contacts", cmp.Or(err, rows.Err()))
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, wrap("search contacts", err)
 		}
 		if read < leapWindow || len(out) >= n {
 			break
@@ -476,8 +478,9 @@ func (db *DB) readIDs(ctx context.Context, query string, args ...any) ([]string,
 	return ids, wrap("search contacts", rows.Err())
 }
 
-// jsonIDs passes a list of ids as one parameter, read with json_each.
-func jsonIDs(ids []string) string {
+// jsonList passes a list of strings (ids, words) as one parameter, read
+// with json_each.
+func jsonList(ids []string) string {
 	b, _ := json.Marshal(ids) // strings always marshal
 	return string(b)
 }
