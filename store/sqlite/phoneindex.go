@@ -13,10 +13,10 @@ import (
 // writes per number, and writes are the bottleneck of Entra's initial
 // sync. Instead each searched directory's numbers are held in memory as
 // one byte string, with the numbers that hold each run of three digits
-// (a search checks those of its rarest run; SQLite's instr scan of
-// user_phones took tens of milliseconds for 100,000 contacts' numbers),
-// built from user_phones on first use and again after a commit changed
-// the directory's numbers. Deleted and deactivated contacts need no
+// (a search checks those in the lists of its two rarest runs; SQLite's
+// instr scan of user_phones took tens of milliseconds for 100,000
+// contacts' numbers), built from user_phones on first use and again
+// after a commit changed the directory's numbers. Deleted and deactivated contacts need no
 // rebuild: the search reads their rows anyway, and leaves them out.
 
 // maxPhoneIndexes bounds how many directories' numbers are held (about
@@ -48,8 +48,8 @@ type phoneIndex struct {
 	users  []string // whose each number is
 	// grams lists, for each run of three digits ("000" to "999"), the
 	// numbers that contain it, in order: a search of three digits or
-	// more checks only the numbers of its rarest run (a thousandth of
-	// them, give or take) instead of scanning all.
+	// more checks only the numbers in the lists of its two rarest runs
+	// instead of scanning all.
 	grams [1000][]int32
 }
 
@@ -205,13 +205,33 @@ func (ix *phoneIndex) match(digits string, max int) (users []string, more bool) 
 		return true
 	}
 	if gram(d) >= 0 {
-		rarest := ix.grams[gram(d)]
-		for i := 1; gram(d[i:]) >= 0; i++ {
-			if l := ix.grams[gram(d[i:])]; len(l) < len(rarest) {
-				rarest = l
+		// A number holding d holds each of its runs of three digits: the
+		// candidates are the numbers in the lists of both its rarest runs
+		// (at a million numbers a list is some 15,000 long, what two
+		// share a few dozen). Both lists are in number order, and so is
+		// what they share.
+		var rarest, second []int32
+		for i := 0; gram(d[i:]) >= 0; i++ {
+			switch l := ix.grams[gram(d[i:])]; {
+			case rarest == nil || len(l) < len(rarest):
+				rarest, second = l, rarest
+			case second == nil || len(l) < len(second):
+				second = l
 			}
 		}
+		j := 0
 		for _, k := range rarest {
+			if second != nil {
+				for j < len(second) && second[j] < k {
+					j++
+				}
+				if j == len(second) {
+					break
+				}
+				if second[j] != k {
+					continue
+				}
+			}
 			if bytes.Contains(ix.number(int(k)), d) && !add(int(k)) {
 				return users, true
 			}
