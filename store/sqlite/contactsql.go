@@ -61,10 +61,10 @@ var (
 // as the prefix of a word. Words are folded, so case does not matter.
 // A text of one word starts a name word or the email's first word (see
 // contactWords); a longer text, only an email (emailWord).
-// rarest picks the term to lead the several-words match with: the one
-// with fewest matches (a query for "anna.smith.12345" must not lead with
-// every Smith of a million contacts when no name starts with 12345), or
-// -1 when a term starts no word.
+// The several-words match is led by the term with fewest matches
+// (rarestWord: a query for "anna.smith.12345" must not lead with every
+// Smith of a million contacts when no name starts with 12345); a term
+// that starts no word leaves only the whole-text match.
 func (db *DB) textFilter(ctx context.Context, directoryID, text string) (filter, error) {
 	q := fold(strings.TrimSpace(text))
 	terms := splitWords(q)
@@ -96,8 +96,7 @@ func (db *DB) textFilter(ctx context.Context, directoryID, text string) (filter,
 		f.count, f.countArgs = f.lead, slices.Clone(f.leadArgs)
 		for i, t := range terms {
 			if i != lead {
-				f.lead += ` AND EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = w.directory_id AND o.user_id = w.user_id
-					AND o.word >= ? AND o.word < ?)`
+				f.lead += ` AND ` + alsoWord
 				f.leadArgs = append(f.leadArgs, t, prefixEnd(t))
 			}
 		}
@@ -157,6 +156,10 @@ type run struct {
 type term struct{ prefix, words string }
 
 const (
+	// alsoWord is a condition on user_words w: its contact has a word in
+	// [?, ?). user_words_user ends with the word: one index seek.
+	alsoWord = `EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = w.directory_id AND o.user_id = w.user_id
+		AND o.word >= ? AND o.word < ?)`
 	wordProbe = `EXISTS (SELECT 1 FROM user_words w WHERE w.directory_id = u.directory_id AND w.user_id = u.id
 		AND w.word >= ? AND w.word < ?)`
 	wordLead = `SELECT w.user_id, w.sort_name AS sort_name FROM user_words w WHERE w.directory_id = ? AND w.word >= ? AND w.word < ?`

@@ -369,9 +369,7 @@ func (db *DB) runRows(ctx context.Context, directoryID string, r run, after cand
 	var matchArgs []any
 	leaps := r.to == "" && len(r.also) > 0
 	for _, t := range r.also {
-		// user_words_user ends with the word: one seek per contact.
-		match = append(match, `EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = w.directory_id AND o.user_id = w.user_id
-			AND o.word >= ? AND o.word < ?)`)
+		match = append(match, alsoWord)
 		matchArgs = append(matchArgs, t.prefix, prefixEnd(t.prefix))
 		leaps = leaps && t.words != ""
 	}
