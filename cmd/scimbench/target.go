@@ -92,7 +92,7 @@ func startInProcess(ctx context.Context, dbPath, logFormat string) (*target, err
 		return nil, fmt.Errorf("start scimd: %w", err)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		// scimd's soft memory limit (256 MiB) is for scimd alone; here the
+		// scimd's soft memory limit (150 MiB) is for scimd alone; here the
 		// client's data (every user id and latency) shares the heap, and at
 		// a million users the limit kept the collector running: the HTTP
 		// ceiling measured after the cycle fell from 53,791 to 25,279/s.

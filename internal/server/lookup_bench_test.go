@@ -86,12 +86,32 @@ func BenchmarkSearchHTTP(b *testing.B) {
 			})
 		})
 	}
+	// Phone searches round the directories, so that scimd holds the
+	// numbers of as many as it keeps: the memory they take.
+	qs := s.queries["digits"]
+	b.Run(fmt.Sprintf("contacts=%d/clients=%d/q=digits/dirs=%d", s.contacts, benchClients, len(s.others)+1), func(b *testing.B) {
+		s.runOn(b, func(i int) (target, string) {
+			t := target{s.base, s.key}
+			if k := i % (len(s.others) + 1); k > 0 {
+				t = s.others[k-1]
+			}
+			return t, "/contacts?limit=20&q=" + url.QueryEscape(qs[i%len(qs)])
+		})
+	})
 }
+
+// maxOtherDirs is how many directories the phone search of several
+// directories spreads over: as many as scimd holds phone indexes of.
+const maxOtherDirs = 4
+
+// target is a directory's lookup API and an API key of it.
+type target struct{ base, key string }
 
 type lookupBench struct {
 	base     string // URL of the directory's lookup API
 	key      string
-	contacts int // contacts in the directory
+	others   []target // other directories of the database
+	contacts int      // contacts in the directory
 	phones   []string
 	queries  map[string][]string // kind (name, email, digits) → search terms
 	// rate, when set, paces the clients: request i is sent at i/rate
@@ -133,6 +153,11 @@ func newLookupBench(b *testing.B) *lookupBench {
 	d := dirs[len(dirs)/2]
 	s := &lookupBench{base: "http://" + m.Addr() + "/api/v1/directories/" + d.ID, queries: map[string][]string{}}
 	s.key = createBenchKey(b, "http://"+m.Addr(), d.ID)
+	for _, o := range dirs[:min(len(dirs), maxOtherDirs)] {
+		if o.ID != d.ID && len(s.others) < maxOtherDirs-1 {
+			s.others = append(s.others, target{"http://" + m.Addr() + "/api/v1/directories/" + o.ID, createBenchKey(b, "http://"+m.Addr(), o.ID)})
+		}
+	}
 	s.sample(b, m.db, d.ID)
 	b.Logf("database %s; directory %s: %d contacts; %d phones sampled", src, d.ID, s.contacts, len(s.phones))
 	return s
@@ -200,6 +225,11 @@ func validE164(e string) bool {
 // run sends b.N GETs of path(i) from benchClients keep-alive clients and
 // reports throughput, latency percentiles and the process's memory.
 func (s *lookupBench) run(b *testing.B, path func(i int) string) {
+	s.runOn(b, func(i int) (target, string) { return target{s.base, s.key}, path(i) })
+}
+
+// runOn is run with requests to several directories.
+func (s *lookupBench) runOn(b *testing.B, path func(i int) (target, string)) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, benchClients)
 	var wg sync.WaitGroup
@@ -219,8 +249,9 @@ func (s *lookupBench) run(b *testing.B, path func(i int) string) {
 				if s.rate > 0 {
 					time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(s.rate))))
 				}
+				t, p := path(i)
 				t0 := time.Now()
-				if err := s.get(client, path(i)); err != nil {
+				if err := get(client, t, p); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -243,12 +274,12 @@ func (s *lookupBench) run(b *testing.B, path func(i int) string) {
 	b.ReportMetric(rssMB(), "rss_MB")
 }
 
-func (s *lookupBench) get(client *http.Client, path string) error {
-	req, err := http.NewRequest(http.MethodGet, s.base+path, nil)
+func get(client *http.Client, t target, path string) error {
+	req, err := http.NewRequest(http.MethodGet, t.base+path, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("Authorization", "Bearer "+t.key)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
