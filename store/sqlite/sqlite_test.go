@@ -335,3 +335,12 @@ func TestStoreLeaps(t *testing.T) {
 	leapWindow = 1
 	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
 }
+
+// TestStoreWordRuns runs the suite with text searches that merge one run
+// per word even for email prefixes, which big directories read as one
+// range.
+func TestStoreWordRuns(t *testing.T) {
+	defer func(rows int) { maxRangeRows = rows }(maxRangeRows)
+	maxRangeRows = 0
+	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
+}
