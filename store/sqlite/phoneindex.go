@@ -16,8 +16,9 @@ import (
 // (a search checks those in the lists of its two rarest runs; SQLite's
 // instr scan of user_phones took tens of milliseconds for 100,000
 // contacts' numbers), built from user_phones on first use and again
-// after a commit changed the directory's numbers. Deleted and deactivated contacts need no
-// rebuild: the search reads their rows anyway, and leaves them out.
+// after a commit changed the directory's numbers. Deleted and deactivated
+// contacts need no rebuild: the search reads their rows anyway, and
+// leaves them out.
 
 // maxPhoneIndexes bounds how many directories' numbers are held (about
 // 15 MB per 100,000 contacts): the least recently searched go first.

@@ -43,9 +43,12 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	if err != nil {
 		return nil, "", err
 	}
-	filters, err := db.searchFilters(ctx, directoryID, q)
 	r := compileRules(q.Visibility)
-	if err != nil || r.hidesAll() {
+	if r.hidesAll() {
+		return nil, "", nil
+	}
+	filters, err := db.searchFilters(ctx, directoryID, q, r)
+	if err != nil {
 		return nil, "", err
 	}
 	lead, err := db.chooseLead(ctx, filters)
@@ -96,8 +99,8 @@ func (db *DB) fetchContacts(ctx context.Context, directoryID string, ids []strin
 }
 
 // searchFilters returns the filters of q's Text, Digits and GroupID, and
-// one that can lead with Visibility.OnlyGroups.
-func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.ContactQuery) ([]filter, error) {
+// one that can lead with r's onlyGroups rule.
+func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.ContactQuery, r rules) ([]filter, error) {
 	var fs []filter
 	if strings.TrimSpace(q.Text) != "" {
 		f, err := db.textFilter(ctx, directoryID, q.Text)
@@ -116,7 +119,7 @@ func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.Con
 	if q.GroupID != "" {
 		fs = append(fs, groupFilter(directoryID, q.GroupID))
 	}
-	if r := compileRules(q.Visibility); r.onlySet {
+	if r.onlySet {
 		fs = append(fs, onlyGroupsFilter(directoryID, r))
 	}
 	return fs, nil
@@ -126,7 +129,7 @@ func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.Con
 // prefix, in order, at most max: one index seek each (a recursive query
 // that skips from each word to the next).
 func (db *DB) prefixWords(ctx context.Context, directoryID, prefix string, max int) ([]string, error) {
-	return db.readIDs(ctx, `WITH RECURSIVE w(word) AS (
+	return db.readStrings(ctx, `WITH RECURSIVE w(word) AS (
 			SELECT (SELECT min(word) FROM user_words WHERE directory_id = ?1 AND word >= ?2 AND word < ?3)
 			UNION ALL
 			SELECT (SELECT min(o.word) FROM user_words o WHERE o.directory_id = ?1 AND o.word > w.word AND o.word < ?3)
@@ -139,9 +142,10 @@ func (db *DB) prefixWords(ctx context.Context, directoryID, prefix string, max i
 // have at most maxRangeRows rows, else nil. Emails, a row each, are
 // always read as one range when they can be.
 func (db *DB) prefixRuns(ctx context.Context, directoryID, prefix string) ([]run, error) {
+	whole := []run{{from: prefix, to: prefixEnd(prefix)}}
 	if strings.HasPrefix(prefix, "@") {
 		if n, err := db.countWords(ctx, directoryID, prefix, maxRangeRows+1); err != nil || n <= maxRangeRows {
-			return []run{{from: prefix, to: prefixEnd(prefix)}}, err
+			return whole, err
 		}
 	}
 	words, err := db.prefixWords(ctx, directoryID, prefix, maxLeadWords+1)
@@ -158,7 +162,7 @@ func (db *DB) prefixRuns(ctx context.Context, directoryID, prefix string) ([]run
 	if n, err := db.countWords(ctx, directoryID, prefix, maxRangeRows+1); err != nil || n > maxRangeRows {
 		return nil, err
 	}
-	return []run{{from: prefix, to: prefixEnd(prefix)}}, nil
+	return whole, nil
 }
 
 // countWords counts the directory's rows of words that start with prefix,
@@ -454,12 +458,13 @@ func (db *DB) readCandidates(ctx context.Context, query string, args ...any) ([]
 // walkPage walks users_sort from the cursor, checking each contact, until
 // n pass.
 func (db *DB) walkPage(ctx context.Context, directoryID string, c conds, after candidate, n int) ([]string, error) {
-	return db.readIDs(ctx, `SELECT u.id FROM users u INDEXED BY users_sort
+	return db.readStrings(ctx, `SELECT u.id FROM users u INDEXED BY users_sort
 		WHERE u.directory_id = ? AND (u.sort_name, u.id) > (?, ?) AND `+c.String()+`
 		ORDER BY u.sort_name, u.id LIMIT ?`, append(append([]any{directoryID, after.name, after.id}, c.args...), n)...)
 }
 
-func (db *DB) readIDs(ctx context.Context, query string, args ...any) ([]string, error) {
+// readStrings reads a query of one text column: ids or words.
+func (db *DB) readStrings(ctx context.Context, query string, args ...any) ([]string, error) {
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, wrap("search contacts", err)
