@@ -299,48 +299,38 @@ func TestBadDoc(t *testing.T) {
 	}
 }
 
-// TestStoreWalk runs the suite with searches that never lead, so that its
-// small directories exercise the plan that big ones use for broad searches.
-func TestStoreWalk(t *testing.T) {
-	defer func(n, named, words, rows int) {
-		leadCap, leadCapNamed, maxLeadWords, maxRangeRows = n, named, words, rows
-	}(leadCap, leadCapNamed, maxLeadWords, maxRangeRows)
-	leadCap, leadCapNamed, maxLeadWords, maxRangeRows = 0, 0, 0, 0
-	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
-}
-
-// TestStoreSortedLeads runs the suite with text searches that never merge
-// word runs: they lead with their counted, sorted matches, as searches
-// for prefixes of many words do.
-func TestStoreSortedLeads(t *testing.T) {
-	defer func(words, rows int) { maxLeadWords, maxRangeRows = words, rows }(maxLeadWords, maxRangeRows)
-	maxLeadWords, maxRangeRows = 0, 0
-	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
-}
-
-// TestStoreRangeRuns runs the suite with text searches that merge a
-// sorted range of words per prefix, as searches for the start of many
-// emails do.
-func TestStoreRangeRuns(t *testing.T) {
-	defer func(words int) { maxLeadWords = words }(maxLeadWords)
-	maxLeadWords = 0
-	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
-}
-
-// TestStoreLeaps runs the suite with text searches of several words that
-// check one entry of the lead word's run at a time and then leap, so that
-// small directories leap as often as big ones.
-func TestStoreLeaps(t *testing.T) {
-	defer func(n int) { leapWindow = n }(leapWindow)
-	leapWindow = 1
-	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
-}
-
-// TestStoreWordRuns runs the suite with text searches that merge one run
-// per word even for email prefixes, which big directories read as one
-// range.
-func TestStoreWordRuns(t *testing.T) {
-	defer func(rows int) { maxRangeRows = rows }(maxRangeRows)
-	maxRangeRows = 0
-	storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
+// TestStorePlans runs the suite once for each search plan that big
+// directories take and the suite's small ones would not: each case sets
+// the plans' thresholds so that small directories take it.
+func TestStorePlans(t *testing.T) {
+	saved := [...]int{leadCap, leadCapNamed, maxLeadWords, maxRangeRows, leapWindow}
+	restore := func() {
+		leadCap, leadCapNamed, maxLeadWords, maxRangeRows, leapWindow = saved[0], saved[1], saved[2], saved[3], saved[4]
+	}
+	defer restore()
+	for _, plan := range []struct {
+		name string
+		set  func()
+	}{
+		// No filter ever leads: the walk of the contact order that broad
+		// searches take.
+		{"Walk", func() { leadCap, leadCapNamed, maxLeadWords, maxRangeRows = 0, 0, 0, 0 }},
+		// Text never merges word runs: it leads with its counted, sorted
+		// matches, as prefixes of many words do.
+		{"SortedLeads", func() { maxLeadWords, maxRangeRows = 0, 0 }},
+		// Text merges a sorted range of words per prefix, as the start of
+		// many emails does.
+		{"RangeRuns", func() { maxLeadWords = 0 }},
+		// Texts of several words check one entry of the lead word's run
+		// at a time, then leap.
+		{"Leaps", func() { leapWindow = 1 }},
+		// Email prefixes merge one run per email instead of one range.
+		{"WordRuns", func() { maxRangeRows = 0 }},
+	} {
+		restore()
+		plan.set()
+		t.Run(plan.name, func(t *testing.T) {
+			storetest.RunTests(t, func(t *testing.T) store.Store { return newTestDB(t, Options{}) })
+		})
+	}
 }

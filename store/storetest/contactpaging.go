@@ -243,11 +243,14 @@ func testContactsPrefixPages(t *testing.T, s store.Store) {
 // the names or the email, or each of its words starts a word of the
 // names.
 func matchesText(c store.Contact, text string) bool {
+	split := func(s string) []string {
+		return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+		})
+	}
 	var words []string
 	for _, n := range []string{c.DisplayName, c.GivenName, c.FamilyName} {
-		words = append(words, strings.FieldsFunc(strings.ToLower(n), func(r rune) bool {
-			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
-		})...)
+		words = append(words, split(n)...)
 	}
 	starts := func(p string) bool {
 		return slices.ContainsFunc(words, func(w string) bool { return strings.HasPrefix(w, p) })
@@ -256,9 +259,7 @@ func matchesText(c store.Contact, text string) bool {
 	if starts(q) || strings.HasPrefix(strings.ToLower(c.Email), q) {
 		return true
 	}
-	terms := strings.FieldsFunc(q, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
-	})
+	terms := split(q)
 	if len(terms) < 2 {
 		return false
 	}
