@@ -225,10 +225,11 @@ func testContactsPrefixPages(t *testing.T, s store.Store) {
 		}
 		return byName(m...)
 	}
-	// Also texts that only an email can start ("x00@", "x0"), and
-	// punctuation alone, which starts nothing.
+	// Also texts that only an email can start ("x00@", "x0"),
+	// punctuation alone, which starts nothing, and texts of many words,
+	// each a condition of its own.
 	for _, text := range []string{"ann", "an", "a", "ANN SMI", "smith", "ann sm", "annabel", "x0", "x00@", "x01@contoso.com",
-		"ann zz", "zz", ".", "@"} {
+		"ann zz", "zz", ".", "@", "a s a s a s", "z a s a b e l l", strings.Repeat("an ", 60)} {
 		want := match(text)
 		for _, limit := range []int{1, 2, 100} {
 			got := searchAll(t, s, d.ID, store.ContactQuery{Text: text, Limit: limit, Visibility: v})
