@@ -89,29 +89,25 @@ func BenchmarkSearchHTTP(b *testing.B) {
 	// Phone searches round the directories, so that scimd holds the
 	// numbers of as many as it keeps: the memory they take.
 	qs := s.queries["digits"]
-	b.Run(fmt.Sprintf("contacts=%d/clients=%d/q=digits/dirs=%d", s.contacts, benchClients, len(s.others)+1), func(b *testing.B) {
+	b.Run(fmt.Sprintf("contacts=%d/clients=%d/q=digits/dirs=%d", s.contacts, benchClients, len(s.dirs)), func(b *testing.B) {
 		s.runOn(b, func(i int) (target, string) {
-			t := target{s.base, s.key}
-			if k := i % (len(s.others) + 1); k > 0 {
-				t = s.others[k-1]
-			}
-			return t, "/contacts?limit=20&q=" + url.QueryEscape(qs[i%len(qs)])
+			return s.dirs[i%len(s.dirs)], "/contacts?limit=20&q=" + url.QueryEscape(qs[i%len(qs)])
 		})
 	})
 }
 
-// maxOtherDirs is how many directories the phone search of several
+// benchDirs is how many directories the phone search of several
 // directories spreads over: as many as scimd holds phone indexes of.
-const maxOtherDirs = 4
+const benchDirs = 4
 
 // target is a directory's lookup API and an API key of it.
 type target struct{ base, key string }
 
 type lookupBench struct {
-	base     string // URL of the directory's lookup API
-	key      string
-	others   []target // other directories of the database
-	contacts int      // contacts in the directory
+	// dirs are the lookup APIs of the queried directory, first, and of
+	// other directories of the database, up to benchDirs in all.
+	dirs     []target
+	contacts int // contacts in the queried directory
 	phones   []string
 	queries  map[string][]string // kind (name, email, digits) → search terms
 	// rate, when set, paces the clients: request i is sent at i/rate
@@ -151,11 +147,10 @@ func newLookupBench(b *testing.B) *lookupBench {
 		b.Fatalf("directories: %v %v", dirs, err)
 	}
 	d := dirs[len(dirs)/2]
-	s := &lookupBench{base: "http://" + m.Addr() + "/api/v1/directories/" + d.ID, queries: map[string][]string{}}
-	s.key = createBenchKey(b, "http://"+m.Addr(), d.ID)
-	for _, o := range dirs[:min(len(dirs), maxOtherDirs)] {
-		if o.ID != d.ID && len(s.others) < maxOtherDirs-1 {
-			s.others = append(s.others, target{"http://" + m.Addr() + "/api/v1/directories/" + o.ID, createBenchKey(b, "http://"+m.Addr(), o.ID)})
+	s := &lookupBench{queries: map[string][]string{}}
+	for _, o := range append([]store.Directory{d}, slices.DeleteFunc(dirs, func(o store.Directory) bool { return o.ID == d.ID })...) {
+		if len(s.dirs) < benchDirs {
+			s.dirs = append(s.dirs, target{"http://" + m.Addr() + "/api/v1/directories/" + o.ID, createBenchKey(b, "http://"+m.Addr(), o.ID)})
 		}
 	}
 	s.sample(b, m.db, d.ID)
@@ -225,7 +220,7 @@ func validE164(e string) bool {
 // run sends b.N GETs of path(i) from benchClients keep-alive clients and
 // reports throughput, latency percentiles and the process's memory.
 func (s *lookupBench) run(b *testing.B, path func(i int) string) {
-	s.runOn(b, func(i int) (target, string) { return target{s.base, s.key}, path(i) })
+	s.runOn(b, func(i int) (target, string) { return s.dirs[0], path(i) })
 }
 
 // runOn is run with requests to several directories.
