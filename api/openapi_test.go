@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/internal/route"
 )
 
 // TestOpenAPICoversRoutes walks the lookup API's route table and checks
@@ -18,12 +19,12 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	r := mux.NewRouter()
 	api.NewLookup(api.LookupConfig{}).Register(r)
 	routes := map[string][]string{} // path template → methods
-	err := r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
-		tpl, err := route.GetPathTemplate()
-		if err != nil || route.GetHandler() == nil {
+	err := r.Walk(func(rt *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, ok := route.TemplateOf(rt)
+		if !ok || rt.GetHandler() == nil {
 			return nil // a subrouter's prefix, not an endpoint
 		}
-		ms := api.RouteMethods(route.GetHandler())
+		ms := api.RouteMethods(rt.GetHandler())
 		if ms == nil {
 			t.Errorf("route %s does not dispatch by method", tpl)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/internal/route"
 	"github.com/scimd/scimd/scim"
 )
 
@@ -45,8 +46,8 @@ func trackRoute(next http.Handler) http.Handler {
 func captureRoute(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info, ok := r.Context().Value(routeInfoKey{}).(*routeInfo); ok {
-			if route := mux.CurrentRoute(r); route != nil {
-				if tpl, err := route.GetPathTemplate(); err == nil {
+			if rt := mux.CurrentRoute(r); rt != nil {
+				if tpl, ok := route.TemplateOf(rt); ok {
 					info.route = tpl
 				}
 			}
