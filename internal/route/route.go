@@ -1,10 +1,10 @@
 // Package route matches gorilla/mux routes by splitting the path instead of
 // with mux's path templates. A template costs mux a regular expression for
-// every route it tries and another to extract the variables: about 5 µs of
-// a GET /scim/v2/{directoryId}/Users/{id}, a tenth of its CPU. A Template
-// takes the same syntax ("/scim/v2/{directoryId}/Users/{id}": literal
-// segments and variables that match one non-empty segment) and matches
-// what mux's would, in a few dozen nanoseconds.
+// every route it tries and another to extract the variables: 5–7 µs of a
+// GET /scim/v2/{directoryId}/Users/{id}, a tenth of its CPU. A template
+// here has the same syntax (literal segments, and {name} variables that
+// match one non-empty segment), matches the same paths (r.URL.Path, as mux
+// does unless told UseEncodedPath) with the same variables, in under 200 ns.
 package route
 
 import (
@@ -19,8 +19,8 @@ import (
 // allocation before it knows the path matches.
 const maxVars = 4
 
-// Template is a parsed path template.
-type Template struct {
+// pattern is a parsed path template.
+type pattern struct {
 	text string
 	segs []segment
 	// prefix makes the template match the paths that start with it, as
@@ -33,16 +33,17 @@ type segment struct {
 	name    string // a variable
 }
 
-// Parse parses a template of literal segments and {name} variables. It
-// panics on a malformed template: templates are constants of the program.
-func Parse(text string) Template {
+// parse parses a template. It panics on a malformed one: templates are
+// constants of the program.
+func parse(text string) pattern {
 	if !strings.HasPrefix(text, "/") {
 		panic(fmt.Sprintf("route: template %q does not start with /", text))
 	}
-	t := Template{text: text}
+	t, vars := pattern{text: text}, 0
 	for _, s := range strings.Split(text[1:], "/") {
 		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") && len(s) > 2 {
 			t.segs = append(t.segs, segment{name: s[1 : len(s)-1]})
+			vars++
 			continue
 		}
 		if s == "" || strings.ContainsAny(s, "{}") {
@@ -50,26 +51,16 @@ func Parse(text string) Template {
 		}
 		t.segs = append(t.segs, segment{literal: s})
 	}
-	if vars := len(t.segs) - literals(t.segs); vars > maxVars {
+	if vars > maxVars {
 		panic(fmt.Sprintf("route: template %q has %d variables, at most %d", text, vars, maxVars))
 	}
 	return t
 }
 
-func literals(segs []segment) int {
-	n := 0
-	for _, s := range segs {
-		if s.name == "" {
-			n++
-		}
-	}
-	return n
-}
-
-// Prefix returns t matching every path whose first segments match it.
+// asPrefix returns t matching every path whose first segments match it.
 // Its last segment must be a variable: mux's PathPrefix matches a literal
 // as a string prefix ("/a" matches "/ab"), which nothing here needs.
-func (t Template) Prefix() Template {
+func (t pattern) asPrefix() pattern {
 	if t.segs[len(t.segs)-1].name == "" {
 		panic(fmt.Sprintf("route: prefix template %q ends with a literal", t.text))
 	}
@@ -77,13 +68,10 @@ func (t Template) Prefix() Template {
 	return t
 }
 
-// String returns the template's text.
-func (t Template) String() string { return t.text }
-
-// Match reports whether path matches t. On a match it stores the
+// match reports whether path matches t. On a match it stores the
 // variables in vars (allocated if nil) and returns it; a path that does
 // not match leaves vars alone.
-func (t Template) Match(path string, vars map[string]string) (map[string]string, bool) {
+func (t pattern) match(path string, vars map[string]string) (map[string]string, bool) {
 	rest, ok := strings.CutPrefix(path, "/")
 	if !ok {
 		return vars, false
@@ -125,9 +113,9 @@ func (t Template) Match(path string, vars map[string]string) (map[string]string,
 	return vars, true
 }
 
-// matcher adapts a Template to mux.
-func (t Template) matcher(r *http.Request, m *mux.RouteMatch) bool {
-	vars, ok := t.Match(r.URL.Path, m.Vars)
+// matcher adapts a pattern to mux.
+func (t pattern) matcher(r *http.Request, m *mux.RouteMatch) bool {
+	vars, ok := t.match(r.URL.Path, m.Vars)
 	if ok {
 		m.Vars = vars
 	}
@@ -138,16 +126,14 @@ func (t Template) matcher(r *http.Request, m *mux.RouteMatch) bool {
 // is what mux's GetPathTemplate is to a path route: the route's label in
 // logs and metrics).
 func Handle(r *mux.Router, template string, h http.Handler) *mux.Route {
-	t := Parse(template)
-	return r.MatcherFunc(t.matcher).Handler(h).Name(template)
+	return r.MatcherFunc(parse(template).matcher).Handler(h).Name(template)
 }
 
 // Subrouter adds a route for every path that starts with template and
 // returns its router, whose routes take the whole template again (mux
 // subrouters of MatcherFunc routes add no prefix of their own).
 func Subrouter(r *mux.Router, template string) *mux.Router {
-	t := Parse(template).Prefix()
-	return r.MatcherFunc(t.matcher).Name(template).Subrouter()
+	return r.MatcherFunc(parse(template).asPrefix().matcher).Name(template).Subrouter()
 }
 
 // TemplateOf returns the template a route was added with: its path

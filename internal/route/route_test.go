@@ -47,16 +47,16 @@ func muxMatch(template string, prefix bool, path string) (map[string]string, boo
 
 func check(t *testing.T, template, path string) {
 	t.Helper()
-	tpl := Parse(template)
+	tpl := parse(template)
 	for _, prefix := range []bool{false, true} {
 		if prefix && !strings.HasSuffix(template, "}") {
-			continue // Prefix refuses them
+			continue // asPrefix refuses them
 		}
 		if prefix {
-			tpl = tpl.Prefix()
+			tpl = tpl.asPrefix()
 		}
 		wantVars, want := muxMatch(template, prefix, path)
-		gotVars, got := tpl.Match(path, nil)
+		gotVars, got := tpl.match(path, nil)
 		if got != want || (got && !maps.Equal(gotVars, wantVars)) {
 			t.Errorf("%q (prefix %v) on %q: %v %v, mux: %v %v", template, prefix, path, got, gotVars, want, wantVars)
 		}
@@ -88,7 +88,7 @@ func FuzzMatchAsMux(f *testing.F) {
 // the variables of the match in progress alone.
 func TestFailedMatchKeepsVars(t *testing.T) {
 	vars := map[string]string{"directoryId": "d1"}
-	if _, ok := Parse("/scim/v2/{directoryId}/Users/{id}").Match("/scim/v2/d2/Groups/g", vars); ok {
+	if _, ok := parse("/scim/v2/{directoryId}/Users/{id}").match("/scim/v2/d2/Groups/g", vars); ok {
 		t.Fatal("matched")
 	}
 	if want := map[string]string{"directoryId": "d1"}; !maps.Equal(vars, want) {
@@ -141,10 +141,10 @@ func TestParsePanics(t *testing.T) {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("Parse(%q) did not panic", tpl)
+					t.Errorf("parse(%q) did not panic", tpl)
 				}
 			}()
-			Parse(tpl)
+			parse(tpl)
 		}()
 	}
 }
@@ -155,13 +155,13 @@ func TestPrefixOfLiteralPanics(t *testing.T) {
 			t.Error("Prefix of a template ending with a literal did not panic")
 		}
 	}()
-	Parse("/healthz").Prefix()
+	parse("/healthz").asPrefix()
 }
 
 func BenchmarkMatch(b *testing.B) {
-	tpl := Parse("/scim/v2/{directoryId}/Users/{id}")
+	tpl := parse("/scim/v2/{directoryId}/Users/{id}")
 	for b.Loop() {
-		if _, ok := tpl.Match("/scim/v2/0b6f2ab8-5d0e-4c48-9a2d-1f0a3c7b9e21/Users/5f1d2a3b-1111-4c48-9a2d-1f0a3c7b9e21", nil); !ok {
+		if _, ok := tpl.match("/scim/v2/0b6f2ab8-5d0e-4c48-9a2d-1f0a3c7b9e21/Users/5f1d2a3b-1111-4c48-9a2d-1f0a3c7b9e21", nil); !ok {
 			b.Fatal("no match")
 		}
 	}
