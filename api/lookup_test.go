@@ -2,12 +2,17 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/sqlite"
 )
 
 // world is a directory with contacts from eight countries, provisioned
@@ -70,6 +75,7 @@ func TestCallerID(t *testing.T) {
 		{"+81 3-1234-5678", "", "+81312345678", []string{"Yuki Tanaka"}},
 		{"03-1234-5678", "JP", "+81312345678", []string{"Yuki Tanaka"}},
 		{"+1 (425) 555-0199", "", "+14255550199", []string{}},             // nobody
+		{"+14255550199", "", "+14255550199", []string{}},                  // nobody, in E.164
 		{"+1.425.555.0100", "GB", "+14255550100", []string{"Ann Archer"}}, // international ignores region
 		{"  +33 1 42 68 53 00  ", "", "+33142685300", []string{"Claire Dubois (Paris)"}},
 	}
@@ -121,6 +127,56 @@ func TestCallerIDRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// phoneLog records the numbers the lookup API asks its store for.
+type phoneLog struct {
+	store.Store
+	mu    sync.Mutex
+	asked []string
+}
+
+func (s *phoneLog) LookupPhone(ctx context.Context, dir, e164 string, v store.Visibility) ([]store.ContactRecord, error) {
+	s.mu.Lock()
+	s.asked = append(s.asked, e164)
+	s.mu.Unlock()
+	return s.Store.LookupPhone(ctx, dir, e164, v)
+}
+
+// TestCallerIDAsSent checks which numbers a lookup asks the store for: a
+// number in E.164 as sent first, and its parsed form only if that differs
+// and the number as sent found nobody.
+func TestCallerIDAsSent(t *testing.T) {
+	log := &phoneLog{}
+	f := newLookupFixtureOn(t, func(db *sqlite.DB) store.Store { log.Store = db; return log })
+	w := newWorld(t, f)
+	tests := []struct {
+		query string
+		asked []string
+		want  []string
+	}{
+		{"phone=%2B14255550100", []string{"+14255550100"}, []string{"Ann Archer"}},
+		{"phone=%2B14255550199", []string{"+14255550199"}, []string{}}, // parsed: the same number
+		// A trunk prefix after the country code: not a stored form, but
+		// the parser drops it.
+		{"phone=%2B4402071838750", []string{"+4402071838750", "+442071838750"}, []string{"Bob Brown"}},
+		{"phone=425-555-0100&region=US", []string{"+14255550100"}, []string{"Ann Archer"}},
+	}
+	for _, tt := range tests {
+		log.asked = nil
+		if got := f.callerID(w.d, tt.query); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.query, got, tt.want)
+		}
+		if !slices.Equal(log.asked, tt.asked) {
+			t.Errorf("%s asked the store for %q, want %q", tt.query, log.asked, tt.asked)
+		}
+	}
+	// An invalid number in E.164's form is still refused, with the
+	// parser's reason.
+	r := f.req(http.MethodGet, w.d.api("/lookup?phone=%2B1425"), w.d.Key, "")
+	if e := wantError(t, r, http.StatusBadRequest, "invalid_phone"); !strings.Contains(e.Error.Message, "short") {
+		t.Errorf("message %q does not say the number is too short", e.Error.Message)
 	}
 }
 
