@@ -179,7 +179,29 @@ func TestEvaluateTargets(t *testing.T) {
 	r.computeRatios()
 	r.evaluateTargets()
 	want := []string{"true", "null", "false", "false", "true"} // create, filter (absent), by id, lookup (p99), cycle
-	for i, tr := range r.Targets {
+	checkMet(t, r.Targets, want)
+
+	// The cycle target is at 100,000 users: a larger cycle over 60 s says
+	// nothing about it, one at exactly that size does.
+	for _, c := range []struct {
+		users, groups int
+		seconds       float64
+		want          string
+	}{
+		{1_000_000, 10000, 61, "null"},
+		{100_000, 1000, 61, "false"},
+		{100_000, 1000, 59, "true"},
+		{10_000, 100, 5, "null"},
+	} {
+		r.Sizes, r.CycleSeconds, r.Targets = sizes{Users: c.users, Groups: c.groups, Members: 100}, c.seconds, nil
+		r.evaluateTargets()
+		checkMet(t, r.Targets[4:], []string{c.want})
+	}
+}
+
+func checkMet(t *testing.T, targets []TargetResult, want []string) {
+	t.Helper()
+	for i, tr := range targets {
 		got := "null"
 		if tr.Met != nil {
 			got = map[bool]string{true: "true", false: "false"}[*tr.Met]

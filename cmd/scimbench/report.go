@@ -223,9 +223,14 @@ func (r *RunResult) evaluateTargets() {
 
 	t = TargetResult{Target: "initial cycle of 100,000 users, 1,000 groups of 100 members < 60 s",
 		Got: fmt.Sprintf("%.1f s for %d users, %d groups of %d", r.CycleSeconds, r.Sizes.Users, r.Sizes.Groups, r.Sizes.Members)}
-	if r.Sizes.Users >= 100_000 && r.Sizes.Groups >= 1000 && r.Sizes.Members >= 100 {
+	// A larger cycle done in 60 s proves the target; a larger one that
+	// takes longer proves nothing about it.
+	exact := r.Sizes.Users == 100_000 && r.Sizes.Groups == 1000 && r.Sizes.Members == 100
+	larger := r.Sizes.Users >= 100_000 && r.Sizes.Groups >= 1000 && r.Sizes.Members >= 100
+	switch {
+	case exact || (larger && r.CycleSeconds < 60):
 		t.Met = met(r.CycleSeconds < 60)
-	} else {
+	default:
 		t.Note = "run with -users 100000 -groups 1000 -members 100"
 	}
 	r.Targets = append(r.Targets, t)
