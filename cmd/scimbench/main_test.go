@@ -217,7 +217,19 @@ func TestAnswerCheckers(t *testing.T) {
 	if err := l.check([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,"Resources":[{"id":"x"}]}`)); err != nil || l.n != 1 {
 		t.Errorf("listTotal = %d, %v; want 1", l.n, err)
 	}
-	for _, bad := range []string{`[]`, `{"schemas":[]}`, `{"totalResults":"one"}`, `{"schemas":[}`, ``} {
+	for answer, want := range map[string]int{
+		` {"totalResults": 3}`: 3,
+		`{"meta":{"totalResults":5},"totalResults":1,"Resources":[]}`:    1, // a nested key is not the answer's
+		`{"schemas":["a\"totalResults\":9"],"totalResults":2}`:           2, // nor one inside a string
+		`{"schemas":["urn:x"],"totalResults":0,"Resources":[{"}":"]"}]}`: 0,
+	} {
+		var l listTotal
+		if err := l.check([]byte(answer)); err != nil || l.n != want {
+			t.Errorf("listTotal(%s) = %d, %v; want %d", answer, l.n, err, want)
+		}
+	}
+	for _, bad := range []string{`[]`, `{"schemas":[]}`, `{"totalResults":"one"}`, `{"schemas":[}`, ``,
+		`{"schemas":[},"totalResults":1}`, `{"schemas":["x`, `{"totalResults":-1}`, `{"schemas":["x"]`} {
 		if err := new(listTotal).check([]byte(bad)); err == nil {
 			t.Errorf("listTotal(%s) succeeded", bad)
 		}
