@@ -48,6 +48,10 @@ type DB struct {
 	// for a 45 µs lookup; queued in Go instead (a channel wakes waiters
 	// in order), p99 was 1.2 ms at 80% of the throughput. Searches, which
 	// take milliseconds, stay out so that lookups never queue behind one.
+	// One slot in all was faster still where a lookup's query is cheap
+	// (10,000 users: +9%, p99 2.4 → 0.9 ms: a CPU stays free for the
+	// HTTP side) but 10% slower at 1,000,000 contacts, where it takes
+	// about 35 µs (BENCHMARKS.md, third 2026-12-04 session).
 	lookups chan struct{}
 	phones  phoneIndexes // phone search (phoneindex.go)
 	now     func() time.Time
