@@ -51,12 +51,11 @@ func (db *DB) LookupPhone(ctx context.Context, directoryID, e164 string, v store
 // conditions doubled the cost of a lookup). The conformance suite checks
 // that both forms agree.
 func (db *DB) pointRead(ctx context.Context, from string, args []any, v store.Visibility) ([]store.ContactRecord, error) {
-	select {
-	case db.lookups <- struct{}{}:
-		defer func() { <-db.lookups }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	release, err := db.lookups.acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	rows, err := db.r.QueryContext(ctx, `SELECT `+contactColumns+` `+from+` AND u.active = 1`, args...)
 	if err != nil {
 		return nil, wrap("read contacts", err)

@@ -42,17 +42,10 @@ type DB struct {
 	commits *committer
 	dirs    rowCache[store.Directory] // by id
 	keys    rowCache[store.APIKey]    // by hash
-	// lookups bounds concurrent point reads (pointRead) to one per CPU.
-	// Each runs in C on its own thread, outside the Go scheduler: with 8
-	// lookups at once on 2 CPUs the kernel's time slices made p99 7 ms
-	// for a 45 µs lookup; queued in Go instead (a channel wakes waiters
-	// in order), p99 was 1.2 ms at 80% of the throughput. Searches, which
-	// take milliseconds, stay out so that lookups never queue behind one.
-	// One slot in all was faster still where a lookup's query is cheap
-	// (10,000 users: +9%, p99 2.4 → 0.9 ms: a CPU stays free for the
-	// HTTP side) but 10% slower at 1,000,000 contacts, where it takes
-	// about 35 µs (BENCHMARKS.md, third 2026-12-04 session).
-	lookups chan struct{}
+	// lookups admits point reads (pointRead) to SQLite (slots.go).
+	// Searches, which take milliseconds, stay out so that lookups never
+	// queue behind one.
+	lookups *pointSlots
 	phones  phoneIndexes // phone search (phoneindex.go)
 	now     func() time.Time
 	log     *slog.Logger
@@ -80,7 +73,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db := &DB{now: opts.Now, log: opts.Logger.With("component", "store"),
-		lookups: make(chan struct{}, runtime.GOMAXPROCS(0)), phones: newPhoneIndexes()}
+		lookups: newPointSlots(runtime.GOMAXPROCS(0)), phones: newPhoneIndexes()}
 
 	// The writer opens first so that it creates the file and switches it to
 	// WAL (a persistent setting) before any reader connects.
