@@ -38,6 +38,20 @@ type table struct {
 	columns map[string]column
 	// members: the "members" attribute is the group_members table.
 	members bool
+	// unique names the attributes whose column holds a value at most once
+	// per directory, behind an index.
+	unique map[string]bool
+}
+
+// pointFilter reports whether f is an equality on a unique attribute,
+// such as Entra's userName eq probe: a read of one row at most, by index.
+func (t *table) pointFilter(f store.Filter) bool {
+	c, ok := f.(store.Compare)
+	if !ok || c.Op != store.Eq || c.Attr.Schema != "" || c.Attr.Sub != "" || !t.unique[c.Attr.Name] {
+		return false
+	}
+	_, isString := c.Value.(string)
+	return isString
 }
 
 var (
@@ -49,14 +63,14 @@ var (
 		"active":            {"users.active", colBool},
 		"meta.created":      {"users.created", colTime},
 		"meta.lastModified": {"users.last_modified", colTime},
-	}}
+	}, unique: map[string]bool{"id": true, "userName": true}}
 	groupsTable = &table{name: "groups", members: true, columns: map[string]column{
 		"id":                {"groups.id", colString},
 		"externalId":        {"groups.external_id", colString},
 		"displayName":       {"groups.display_name", colString},
 		"meta.created":      {"groups.created", colTime},
 		"meta.lastModified": {"groups.last_modified", colTime},
-	}}
+	}, unique: map[string]bool{"id": true}}
 )
 
 // Limits that keep a compiled filter within SQLite's: expression depth

@@ -190,3 +190,30 @@ func TestCompileFilterSQL(t *testing.T) {
 		}
 	}
 }
+
+func TestPointFilter(t *testing.T) {
+	eq := func(name string, v any) store.Compare {
+		return store.Compare{Attr: store.Attr{Name: name}, Op: store.Eq, Value: v}
+	}
+	for _, c := range []struct {
+		t    *table
+		f    store.Filter
+		want bool
+	}{
+		{usersTable, eq("userName", "ann@x"), true},
+		{usersTable, eq("id", "u1"), true},
+		{groupsTable, eq("id", "g1"), true},
+		{usersTable, nil, false},
+		{usersTable, eq("externalId", "e1"), false}, // indexed, not unique
+		{groupsTable, eq("displayName", "Sales"), false},
+		{groupsTable, eq("userName", "ann@x"), false},
+		{usersTable, eq("userName", nil), false}, // eq null: absent
+		{usersTable, store.Compare{Attr: store.Attr{Name: "userName"}, Op: store.Sw, Value: "ann"}, false},
+		{usersTable, store.Compare{Attr: store.Attr{Schema: "urn:x", Name: "userName"}, Op: store.Eq, Value: "a"}, false},
+		{usersTable, store.And{Left: eq("userName", "a"), Right: eq("id", "u1")}, false},
+	} {
+		if got := c.t.pointFilter(c.f); got != c.want {
+			t.Errorf("%s: pointFilter(%#v) = %v, want %v", c.t.name, c.f, got, c.want)
+		}
+	}
+}

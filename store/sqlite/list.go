@@ -27,7 +27,14 @@ func list[T any](ctx context.Context, db *DB, t *table, columns, directoryID str
 	// row: a first page shorter than the limit is the whole result, so it
 	// is its own total and needs neither a count nor a transaction.
 	if q.Offset <= 0 && q.Limit > 0 {
+		release := func() {}
+		if t.pointFilter(q.Filter) { // a point read (slots.go)
+			if release, err = db.lookups.acquire(ctx); err != nil {
+				return nil, 0, err
+			}
+		}
 		page, err := scanAll(ctx, db.r, t, pageQuery, append(args, q.Limit, 0), scan)
+		release()
 		if err != nil || len(page) < q.Limit {
 			return page, len(page), err
 		}

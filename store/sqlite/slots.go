@@ -8,7 +8,9 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// pointSlots admits point reads (caller-ID, a contact by id) to SQLite.
+// pointSlots admits point reads to SQLite: caller-ID, a contact by id, a
+// SCIM user by id, a list filtered by an equality on a unique attribute
+// (Entra's userName eq).
 //
 // Each read runs in C on a thread of its own, which holds its CPU
 // outside the Go scheduler. Reads beyond one per CPU only make the kernel

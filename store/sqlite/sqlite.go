@@ -42,7 +42,7 @@ type DB struct {
 	commits *committer
 	dirs    rowCache[store.Directory] // by id
 	keys    rowCache[store.APIKey]    // by hash
-	// lookups admits point reads (pointRead) to SQLite (slots.go).
+	// lookups admits point reads to SQLite (slots.go).
 	// Searches, which take milliseconds, stay out so that lookups never
 	// queue behind one.
 	lookups *pointSlots

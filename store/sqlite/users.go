@@ -86,6 +86,11 @@ func userWriteError(err error, u store.User) error {
 
 // GetUser returns user id of the directory.
 func (db *DB) GetUser(ctx context.Context, directoryID, id string) (store.User, error) {
+	release, err := db.lookups.acquire(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
+	defer release()
 	return getUser(ctx, db.r, directoryID, id)
 }
 
