@@ -73,24 +73,16 @@ func (d *contactDecoder) contact(c *store.Contact) bool {
 }
 
 func (d *contactDecoder) phones(ps *[]store.Phone) bool {
-	d.space()
-	if !d.peek('[') {
+	if !d.open('[') {
 		return false
 	}
-	d.i++
 	list := []store.Phone{}
 	for first := true; ; first = false {
-		d.space()
-		if d.peek(']') {
-			d.i++
-			*ps = list
-			return true
-		}
-		if !first {
-			if !d.peek(',') {
-				return false
+		if item, ok := d.next(']', first); !item {
+			if ok {
+				*ps = list
 			}
-			d.i++
+			return ok
 		}
 		var p store.Phone
 		ok := d.object(func(key []byte) bool {
@@ -113,23 +105,12 @@ func (d *contactDecoder) phones(ps *[]store.Phone) bool {
 
 // object reads an object, calling field for each key with d at its value.
 func (d *contactDecoder) object(field func(key []byte) bool) bool {
-	d.space()
-	if !d.peek('{') {
+	if !d.open('{') {
 		return false
 	}
-	d.i++
 	for first := true; ; first = false {
-		d.space()
-		if d.peek('}') {
-			d.i++
-			return true
-		}
-		if !first {
-			if !d.peek(',') {
-				return false
-			}
-			d.i++
-			d.space()
+		if item, ok := d.next('}', first); !item {
+			return ok
 		}
 		key, ok := d.raw()
 		if !ok {
@@ -145,6 +126,35 @@ func (d *contactDecoder) object(field func(key []byte) bool) bool {
 			return false
 		}
 	}
+}
+
+// open steps over the bracket that opens an object or array.
+func (d *contactDecoder) open(bracket byte) bool {
+	d.space()
+	if !d.peek(bracket) {
+		return false
+	}
+	d.i++
+	return true
+}
+
+// next moves d to the next item of an object or array, over the comma
+// that precedes every item but the first. At the closing bracket it
+// steps over it and reports no item; ok is false on anything else.
+func (d *contactDecoder) next(close byte, first bool) (item, ok bool) {
+	d.space()
+	if d.peek(close) {
+		d.i++
+		return false, true
+	}
+	if !first {
+		if !d.peek(',') {
+			return false, false
+		}
+		d.i++
+		d.space()
+	}
+	return true, true
 }
 
 // into reads a string without escapes into s.
