@@ -78,14 +78,12 @@ func (c *cycle) createUsers(ctx context.Context) error {
 	pair := newOp(opUserCreate, b.opt.concurrency, ceilInsert)
 	run, err := b.runPhase(ctx, "users", n, 0, func(w, i int) {
 		p := newPerson(b.seed, i)
-		var list struct {
-			TotalResults *int `json:"totalResults"`
-		}
+		var list listTotal
 		ok := b.do(ctx, w, filter, http.MethodGet, c.dir.scimBase+userFilterPath(p.userName), c.dir.scimToken, nil, http.StatusOK, &list)
-		if ok && (list.TotalResults == nil || *list.TotalResults != 0) {
+		if ok && list.n != 0 {
 			ok = false
 			filter.errors.Add(1)
-			b.failure(filter.name, "a user of a new directory matched: totalResults %v", list.TotalResults)
+			b.failure(filter.name, "a user of a new directory matched: totalResults %d", list.n)
 		}
 		d := lastLatency(filter, w)
 		if !ok {
