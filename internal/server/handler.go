@@ -39,9 +39,10 @@ func NewHandler(d handlerDeps) http.Handler {
 	r := mux.NewRouter()
 	r.Use(captureRoute)
 
-	// mux tries routes in order, a regular expression each: the busiest
-	// first (Entra's SCIM requests, then the CX clients'). No two
-	// prefixes overlap, so the order changes nothing else.
+	// mux tries routes in order: the busiest first (Entra's SCIM
+	// requests, then the CX clients'). Those two match by splitting the
+	// path (internal/route); the others with mux's regular expressions.
+	// No two prefixes overlap, so the order changes nothing else.
 	d.SCIM.Register(r)
 	d.Lookup.Register(r)
 	r.HandleFunc("/healthz", healthz).Methods(http.MethodGet, http.MethodHead)
