@@ -212,8 +212,12 @@ func (ix *phoneIndex) match(digits string, max int) (users []string, more bool) 
 		// share a few dozen). Both lists are in number order, and so is
 		// what they share.
 		var rarest, second []int32
-		for i := 0; gram(d[i:]) >= 0; i++ {
-			switch l := ix.grams[gram(d[i:])]; {
+		for i := 0; ; i++ {
+			g := gram(d[i:])
+			if g < 0 {
+				break
+			}
+			switch l := ix.grams[g]; {
 			case rarest == nil || len(l) < len(rarest):
 				rarest, second = l, rarest
 			case second == nil || len(l) < len(second):

@@ -143,7 +143,8 @@ func (db *DB) prefixWords(ctx context.Context, directoryID, prefix string, max i
 // always read as one range when they can be.
 func (db *DB) prefixRuns(ctx context.Context, directoryID, prefix string) ([]run, error) {
 	whole := []run{{from: prefix, to: prefixEnd(prefix)}}
-	if strings.HasPrefix(prefix, "@") {
+	email := strings.HasPrefix(prefix, "@")
+	if email {
 		if n, err := db.countWords(ctx, directoryID, prefix, maxRangeRows+1); err != nil || n <= maxRangeRows {
 			return whole, err
 		}
@@ -158,6 +159,9 @@ func (db *DB) prefixRuns(ctx context.Context, directoryID, prefix string) ([]run
 			runs[i] = run{from: w}
 		}
 		return runs, nil
+	}
+	if email {
+		return nil, nil // counted above: too many rows
 	}
 	if n, err := db.countWords(ctx, directoryID, prefix, maxRangeRows+1); err != nil || n > maxRangeRows {
 		return nil, err
