@@ -70,7 +70,9 @@ func (cs *ceilingSet) results() map[string]*PhaseResult {
 			} else {
 				sum.written += r.written
 			}
-			rates = append(rates, float64(r.done)/r.wall.Seconds())
+			if r.wall > 0 { // a pass cut short before it began has no rate
+				rates = append(rates, float64(r.done)/r.wall.Seconds())
+			}
 		}
 		p := phaseOf("ceiling-"+name, cs.what[name], 0, sum, cs.ops[name])
 		p.PassRates = rates

@@ -138,6 +138,13 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 	if o.serverLog != "text" && o.serverLog != "json" && o.serverLog != "off" {
 		add("-server-log must be text, json or off")
 	}
+	if o.cpuProfile != "" {
+		// Checked now: a profile that cannot be written would end the run
+		// at its first phase.
+		if fi, err := os.Stat(filepath.Dir(o.cpuProfile)); err != nil || !fi.IsDir() {
+			add("-cpuprofile: directory %s does not exist", filepath.Dir(o.cpuProfile))
+		}
+	}
 	if o.base != "" {
 		if o.db != "" {
 			add("-db is for the in-process scimd; with -base the server has its own")

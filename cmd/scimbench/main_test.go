@@ -142,8 +142,9 @@ func TestParseFlags(t *testing.T) {
 	if s := sizesFor(o, 50); s.Members != 50 || s.Groups != 0 || s.Reads != 25 {
 		t.Errorf("small sizes %+v", s)
 	}
-	_, _, err = parseFlags([]string{"-c", "0", "-batch", "0", "-update-share", "2", "-server-log", "xml"}, &bytes.Buffer{})
-	for _, want := range []string{"-c", "-batch", "-update-share", "-server-log"} {
+	_, _, err = parseFlags([]string{"-c", "0", "-batch", "0", "-update-share", "2", "-server-log", "xml",
+		"-cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.pprof")}, &bytes.Buffer{})
+	for _, want := range []string{"-c", "-batch", "-update-share", "-server-log", "-cpuprofile"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}

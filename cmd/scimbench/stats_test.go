@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -58,5 +59,19 @@ func TestOpMergesWorkers(t *testing.T) {
 	r := opResult(o, time.Second)
 	if r.Requests != 1000 || r.PerSecond != 1000 || r.P95Ms != 0.95 || r.Errors != 10 {
 		t.Errorf("result %+v", r)
+	}
+}
+
+// A ceiling pass that ended before it began (an interrupted or failed
+// run) must not make the JSON report unwritable with a NaN rate.
+func TestCeilingEmptyPass(t *testing.T) {
+	cs := newCeilingSet(1)
+	cs.runs[ceilHTTP] = []phaseRun{{}, {wall: time.Second, done: 500}}
+	res := cs.results()
+	if got := res[ceilHTTP].PassRates; len(got) != 1 || got[0] != 500 {
+		t.Errorf("pass rates %v, want [500]", got)
+	}
+	if _, err := json.Marshal(res); err != nil {
+		t.Error(err)
 	}
 }
