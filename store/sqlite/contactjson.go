@@ -26,6 +26,23 @@ func decodeContact(b []byte, c *store.Contact) error {
 	return json.Unmarshal(b, c)
 }
 
+// decodeStrings decodes a JSON array of strings, exactly as json.Unmarshal
+// would into a []string: the group names and presence that every lookup
+// reads, as SQLite's json_group_array and json_array write them.
+func decodeStrings(b []byte) ([]string, error) {
+	if string(b) == "[]" { // a contact in no group
+		return []string{}, nil
+	}
+	d := contactDecoder{b: b, s: string(b)}
+	var out []string
+	if d.strings(&out) && d.end() {
+		return out, nil
+	}
+	out = nil
+	err := json.Unmarshal(b, &out)
+	return out, err
+}
+
 // contactDecoder reads a contact from b at i; each method reports
 // whether it read what it expects (false: let json.Unmarshal decide).
 // The strings it returns share s, b as one string: one allocation for
@@ -100,6 +117,27 @@ func (d *contactDecoder) phones(ps *[]store.Phone) bool {
 			return false
 		}
 		list = append(list, p)
+	}
+}
+
+// strings reads an array of strings.
+func (d *contactDecoder) strings(out *[]string) bool {
+	if !d.open('[') {
+		return false
+	}
+	list := []string{}
+	for first := true; ; first = false {
+		if item, ok := d.next(']', first); !item {
+			if ok {
+				*out = list
+			}
+			return ok
+		}
+		var s string
+		if !d.into(&s) {
+			return false
+		}
+		list = append(list, s)
 	}
 }
 

@@ -120,3 +120,45 @@ func BenchmarkDecodeContact(b *testing.B) {
 		})
 	}
 }
+
+var stringsJSONCases = []string{
+	`[]`, ` [ ] `, `["Sales"]`, `["Sales","Support desk","Zoë","李"]`, ` [ "a" , "b" ] `,
+	`["a \"quoted\" \u003cname\u003e"]`, // escapes: json.Unmarshal decides
+	`["x","",""]`, `["tab	in"]`, "[\"\xff\"]", `[null]`, `null`, `["a",null,"b"]`, `[1]`,
+	`["a",]`, `["a"`, `["a"] x`, `{}`, ``, `[[]]`, `["a"]["b"]`,
+}
+
+// checkDecodeStrings fails t unless decodeStrings and json.Unmarshal agree
+// on b: the same strings, or both an error.
+func checkDecodeStrings(t *testing.T, b []byte) {
+	t.Helper()
+	got, gotErr := decodeStrings(b)
+	var want []string
+	wantErr := json.Unmarshal(b, &want)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("%q: decodeStrings error %v, json.Unmarshal error %v", b, gotErr, wantErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: decodeStrings = %#v, json.Unmarshal = %#v", b, got, want)
+	}
+}
+
+func TestDecodeStrings(t *testing.T) {
+	for _, c := range stringsJSONCases {
+		checkDecodeStrings(t, []byte(c))
+	}
+	// Group names as SQLite's json_group_array writes them: the direct
+	// path must take them (it is the point of decodeStrings).
+	b := []byte(`["Sales","Zoë's team","李"]`)
+	var got []string
+	if d := (contactDecoder{b: b, s: string(b)}); !d.strings(&got) || !d.end() || len(got) != 3 || got[1] != "Zoë's team" {
+		t.Errorf("%s: not decoded directly: %q", b, got)
+	}
+}
+
+func FuzzDecodeStrings(f *testing.F) {
+	for _, c := range stringsJSONCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkDecodeStrings(t, b) })
+}

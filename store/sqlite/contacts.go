@@ -140,8 +140,8 @@ func scanContact(row interface{ Scan(...any) error }) (store.ContactRecord, cont
 	if err := decodeContact(contact, &rec.Contact); err != nil {
 		err2 = fmt.Errorf("sqlite: stored contact: %w", err)
 	}
-	if err := json.Unmarshal(groups, &rec.Groups); err != nil {
-		err3 = fmt.Errorf("sqlite: group names: %w", err)
+	if rec.Groups, err3 = decodeStrings(groups); err3 != nil {
+		err3 = fmt.Errorf("sqlite: group names: %w", err3)
 	}
 	if len(rec.Groups) == 0 {
 		rec.Groups = nil
@@ -154,8 +154,11 @@ func scanContact(row interface{ Scan(...any) error }) (store.ContactRecord, cont
 
 // scanPresence reads the presence column of contactColumns.
 func scanPresence(userID string, b []byte) (*store.Presence, error) {
-	var v [3]string
-	if err := json.Unmarshal(b, &v); err != nil {
+	v, err := decodeStrings(b)
+	if err == nil && len(v) != 3 {
+		err = fmt.Errorf("%d values, want 3", len(v))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: stored presence: %w", err)
 	}
 	at, err := parseTime(v[2])
