@@ -36,19 +36,28 @@ var contactJSONCases = []string{
 	`{"displayName":"D"}{}`,
 }
 
-// checkDecodeContact fails t unless decodeContact and json.Unmarshal
-// agree on b: the same contact, or both an error.
-func checkDecodeContact(t *testing.T, b []byte) {
+// checkLikeUnmarshal fails t unless decode and json.Unmarshal agree on b:
+// the same value, or both an error.
+func checkLikeUnmarshal[T any](t *testing.T, name string, decode func([]byte) (T, error), b []byte) {
 	t.Helper()
-	var got, want store.Contact
-	gotErr := decodeContact(b, &got)
+	got, gotErr := decode(b)
+	var want T
 	wantErr := json.Unmarshal(b, &want)
 	if (gotErr == nil) != (wantErr == nil) {
-		t.Fatalf("%q: decodeContact error %v, json.Unmarshal error %v", b, gotErr, wantErr)
+		t.Fatalf("%q: %s error %v, json.Unmarshal error %v", b, name, gotErr, wantErr)
 	}
 	if wantErr == nil && !reflect.DeepEqual(got, want) {
-		t.Fatalf("%q: decodeContact = %#v, json.Unmarshal = %#v", b, got, want)
+		t.Fatalf("%q: %s = %#v, json.Unmarshal = %#v", b, name, got, want)
 	}
+}
+
+func checkDecodeContact(t *testing.T, b []byte) {
+	t.Helper()
+	checkLikeUnmarshal(t, "decodeContact", func(b []byte) (store.Contact, error) {
+		var c store.Contact
+		err := decodeContact(b, &c)
+		return c, err
+	}, b)
 }
 
 func TestDecodeContact(t *testing.T) {
@@ -128,19 +137,9 @@ var stringsJSONCases = []string{
 	`["a",]`, `["a"`, `["a"] x`, `{}`, ``, `[[]]`, `["a"]["b"]`,
 }
 
-// checkDecodeStrings fails t unless decodeStrings and json.Unmarshal agree
-// on b: the same strings, or both an error.
 func checkDecodeStrings(t *testing.T, b []byte) {
 	t.Helper()
-	got, gotErr := decodeStrings(b)
-	var want []string
-	wantErr := json.Unmarshal(b, &want)
-	if (gotErr == nil) != (wantErr == nil) {
-		t.Fatalf("%q: decodeStrings error %v, json.Unmarshal error %v", b, gotErr, wantErr)
-	}
-	if wantErr == nil && !reflect.DeepEqual(got, want) {
-		t.Fatalf("%q: decodeStrings = %#v, json.Unmarshal = %#v", b, got, want)
-	}
+	checkLikeUnmarshal(t, "decodeStrings", decodeStrings, b)
 }
 
 func TestDecodeStrings(t *testing.T) {
