@@ -60,16 +60,14 @@ func NewLookup(cfg LookupConfig) *Lookup {
 func (l *Lookup) Register(r *mux.Router) {
 	// Matched by splitting the path (internal/route), caller-ID first:
 	// mux tries routes in order.
-	const prefix = "/api/v1/directories/{directoryId}"
-	s := route.Subrouter(r, prefix)
+	s := route.Subrouter(r, "/api/v1/directories/{directoryId}")
 	s.Use(l.authenticate)
-	handle := func(path string, h methods) { route.Handle(s, prefix+path, h) }
-	handle("/lookup", methods{http.MethodGet: l.lookupPhone})
-	handle("/contacts", methods{http.MethodGet: l.searchContacts})
-	handle("/contacts/{id}", methods{http.MethodGet: l.getContact})
-	handle("/groups", methods{http.MethodGet: l.listGroups})
-	handle("/groups/{id}/contacts", methods{http.MethodGet: l.groupContacts})
-	handle("/presence/stream", methods{http.MethodGet: l.presenceStream})
+	s.Handle("/lookup", methods{http.MethodGet: l.lookupPhone})
+	s.Handle("/contacts", methods{http.MethodGet: l.searchContacts})
+	s.Handle("/contacts/{id}", methods{http.MethodGet: l.getContact})
+	s.Handle("/groups", methods{http.MethodGet: l.listGroups})
+	s.Handle("/groups/{id}/contacts", methods{http.MethodGet: l.groupContacts})
+	s.Handle("/presence/stream", methods{http.MethodGet: l.presenceStream})
 	r.Handle("/api/v1/openapi.json", methods{http.MethodGet: serveOpenAPI})
 }
 

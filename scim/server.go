@@ -76,25 +76,23 @@ func BaseURL(publicURL, directoryID string) string {
 // matched by splitting the path (internal/route), not by mux's regular
 // expressions.
 func (s *Server) Register(r *mux.Router) {
-	const prefix = "/scim/v2/{directoryId}"
-	sub := route.Subrouter(r, prefix)
+	sub := route.Subrouter(r, "/scim/v2/{directoryId}")
 	sub.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+" (endpoints: /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig)")
 	})
 	sub.Use(s.authenticate)
-	handle := func(path string, h methods) { route.Handle(sub, prefix+path, h) }
 
 	// Methods are dispatched here rather than with mux's Methods: a
 	// subrouter's MethodNotAllowedHandler is not reliably reached.
-	handle("/Users", methods{http.MethodGet: s.listUsers, http.MethodPost: s.createUser})
-	handle("/Users/{id}", methods{http.MethodGet: s.getUser, http.MethodPut: s.replaceUser, http.MethodPatch: s.patchUser, http.MethodDelete: s.deleteUser})
-	handle("/Groups", methods{http.MethodGet: s.listGroups, http.MethodPost: s.createGroup})
-	handle("/Groups/{id}", methods{http.MethodGet: s.getGroup, http.MethodPut: s.replaceGroup, http.MethodPatch: s.patchGroup, http.MethodDelete: s.deleteGroup})
-	handle("/ServiceProviderConfig", methods{http.MethodGet: s.discovery.serviceProviderConfig})
-	handle("/Schemas", methods{http.MethodGet: s.serveDiscovery})
-	handle("/Schemas/{id}", methods{http.MethodGet: s.serveDiscovery})
-	handle("/ResourceTypes", methods{http.MethodGet: s.serveDiscovery})
-	handle("/ResourceTypes/{id}", methods{http.MethodGet: s.serveDiscovery})
+	sub.Handle("/Users", methods{http.MethodGet: s.listUsers, http.MethodPost: s.createUser})
+	sub.Handle("/Users/{id}", methods{http.MethodGet: s.getUser, http.MethodPut: s.replaceUser, http.MethodPatch: s.patchUser, http.MethodDelete: s.deleteUser})
+	sub.Handle("/Groups", methods{http.MethodGet: s.listGroups, http.MethodPost: s.createGroup})
+	sub.Handle("/Groups/{id}", methods{http.MethodGet: s.getGroup, http.MethodPut: s.replaceGroup, http.MethodPatch: s.patchGroup, http.MethodDelete: s.deleteGroup})
+	sub.Handle("/ServiceProviderConfig", methods{http.MethodGet: s.discovery.serviceProviderConfig})
+	sub.Handle("/Schemas", methods{http.MethodGet: s.serveDiscovery})
+	sub.Handle("/Schemas/{id}", methods{http.MethodGet: s.serveDiscovery})
+	sub.Handle("/ResourceTypes", methods{http.MethodGet: s.serveDiscovery})
+	sub.Handle("/ResourceTypes/{id}", methods{http.MethodGet: s.serveDiscovery})
 }
 
 // methods dispatches on the request method and answers anything else with

@@ -122,18 +122,33 @@ func (t pattern) matcher(r *http.Request, m *mux.RouteMatch) bool {
 	return ok
 }
 
-// Handle adds a route for template to r, named after the template (Name
+// handle adds a route for template to r, named after the template (Name
 // is what mux's GetPathTemplate is to a path route: the route's label in
 // logs and metrics).
-func Handle(r *mux.Router, template string, h http.Handler) *mux.Route {
+func handle(r *mux.Router, template string, h http.Handler) *mux.Route {
 	return r.MatcherFunc(parse(template).matcher).Handler(h).Name(template)
 }
 
+// Router is the router of the paths that start with a prefix template.
+// Its Handle takes paths below the prefix, as a mux subrouter's does;
+// everything else (Use, NotFoundHandler) is mux's.
+type Router struct {
+	*mux.Router
+	prefix string
+}
+
 // Subrouter adds a route for every path that starts with template and
-// returns its router, whose routes take the whole template again (mux
-// subrouters of MatcherFunc routes add no prefix of their own).
-func Subrouter(r *mux.Router, template string) *mux.Router {
-	return r.MatcherFunc(parse(template).asPrefix().matcher).Name(template).Subrouter()
+// returns its router.
+func Subrouter(r *mux.Router, template string) *Router {
+	sub := r.MatcherFunc(parse(template).asPrefix().matcher).Name(template).Subrouter()
+	return &Router{Router: sub, prefix: template}
+}
+
+// Handle adds a route for the router's prefix followed by path: mux
+// subrouters of MatcherFunc routes add no prefix of their own, so the
+// route takes the whole template, and is named after it.
+func (r *Router) Handle(path string, h http.Handler) *mux.Route {
+	return handle(r.Router, r.prefix+path, h)
 }
 
 // TemplateOf returns the template a route was added with: its path

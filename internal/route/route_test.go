@@ -108,8 +108,8 @@ func TestRoutes(t *testing.T) {
 		got = mux.Vars(r)
 		tpl, _ = TemplateOf(mux.CurrentRoute(r))
 	})
-	Handle(sub, "/scim/v2/{directoryId}/Users", h)
-	Handle(sub, "/scim/v2/{directoryId}/Users/{id}", h)
+	sub.Handle("/Users", h)
+	sub.Handle("/Users/{id}", h)
 	r.Path("/plain/{x}").Handler(h)
 
 	for _, c := range []struct {
