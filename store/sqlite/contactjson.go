@@ -90,17 +90,8 @@ func (d *contactDecoder) contact(c *store.Contact) bool {
 }
 
 func (d *contactDecoder) phones(ps *[]store.Phone) bool {
-	if !d.open('[') {
-		return false
-	}
 	list := []store.Phone{}
-	for first := true; ; first = false {
-		if item, ok := d.next(']', first); !item {
-			if ok {
-				*ps = list
-			}
-			return ok
-		}
+	ok := d.array(func() bool {
 		var p store.Phone
 		ok := d.object(func(key []byte) bool {
 			switch string(key) {
@@ -113,43 +104,33 @@ func (d *contactDecoder) phones(ps *[]store.Phone) bool {
 			}
 			return false
 		})
-		if !ok {
-			return false
-		}
 		list = append(list, p)
+		return ok
+	})
+	if ok {
+		*ps = list
 	}
+	return ok
 }
 
 // strings reads an array of strings.
 func (d *contactDecoder) strings(out *[]string) bool {
-	if !d.open('[') {
-		return false
-	}
 	list := []string{}
-	for first := true; ; first = false {
-		if item, ok := d.next(']', first); !item {
-			if ok {
-				*out = list
-			}
-			return ok
-		}
+	ok := d.array(func() bool {
 		var s string
-		if !d.into(&s) {
-			return false
-		}
+		ok := d.into(&s)
 		list = append(list, s)
+		return ok
+	})
+	if ok {
+		*out = list
 	}
+	return ok
 }
 
 // object reads an object, calling field for each key with d at its value.
 func (d *contactDecoder) object(field func(key []byte) bool) bool {
-	if !d.open('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		if item, ok := d.next('}', first); !item {
-			return ok
-		}
+	return d.items('{', '}', func() bool {
 		key, ok := d.raw()
 		if !ok {
 			return false
@@ -160,7 +141,24 @@ func (d *contactDecoder) object(field func(key []byte) bool) bool {
 		}
 		d.i++
 		d.space()
-		if !field(key) {
+		return field(key)
+	})
+}
+
+// array reads an array, calling item with d at each element.
+func (d *contactDecoder) array(item func() bool) bool { return d.items('[', ']', item) }
+
+// items reads the items of an object or array between its brackets,
+// over the commas that separate them, calling item at each.
+func (d *contactDecoder) items(open, close byte, item func() bool) bool {
+	if !d.open(open) {
+		return false
+	}
+	for first := true; ; first = false {
+		if more, ok := d.next(close, first); !more {
+			return ok
+		}
+		if !item() {
 			return false
 		}
 	}
