@@ -105,11 +105,13 @@ func (b *bench) do(ctx context.Context, w int, o *op, method, u, token string, b
 		return false
 	}
 	if out != nil {
-		decode := func() error { return json.Unmarshal(data, out) }
+		var err error
 		if c, ok := out.(answerChecker); ok {
-			decode = func() error { return c.check(data) }
+			err = c.check(data)
+		} else {
+			err = json.Unmarshal(data, out)
 		}
-		if err := decode(); err != nil {
+		if err != nil {
 			o.record(w, d, false)
 			b.failure(o.name, "undecodable answer: %v: %s", err, clip(data))
 			return false

@@ -227,10 +227,9 @@ func (r *RunResult) evaluateTargets() {
 	// takes longer proves nothing about it.
 	exact := r.Sizes.Users == 100_000 && r.Sizes.Groups == 1000 && r.Sizes.Members == 100
 	larger := r.Sizes.Users >= 100_000 && r.Sizes.Groups >= 1000 && r.Sizes.Members >= 100
-	switch {
-	case exact || (larger && r.CycleSeconds < 60):
+	if exact || (larger && r.CycleSeconds < 60) {
 		t.Met = met(r.CycleSeconds < 60)
-	default:
+	} else {
 		t.Note = "run with -users 100000 -groups 1000 -members 100"
 	}
 	r.Targets = append(r.Targets, t)
