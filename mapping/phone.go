@@ -3,7 +3,6 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"unicode"
@@ -11,9 +10,20 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// e164 is the strict policy's syntax: "+", a country code that does not
-// start with 0, at most 15 digits in all.
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+// IsE164 reports whether s has E.164's syntax, the strict policy's: "+",
+// a country code that does not start with 0, at most 15 digits in all.
+// It does not say that the number is valid (NormalizePhone does).
+func IsE164(s string) bool {
+	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // fallbackExample is the example shown when no country can be guessed
 // (a valid US number in the range reserved for fiction).
@@ -95,7 +105,7 @@ func checkPhoneUncached(value, policy, region string) (string, error) {
 }
 
 func strictPhone(v, region string) (string, error) {
-	if !e164.MatchString(v) {
+	if !IsE164(v) {
 		return "", notE164(v, region)
 	}
 	num, err := phonenumbers.Parse(v, "")

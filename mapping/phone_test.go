@@ -3,6 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -110,5 +111,17 @@ func TestNormalizePhone(t *testing.T) {
 				t.Fatalf("refusal %+v does not start with the value %q", ref, tt.value)
 			}
 		})
+	}
+}
+
+// TestIsE164 checks IsE164 against the syntax written as a regular
+// expression.
+func TestIsE164(t *testing.T) {
+	syntax := regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+	for _, s := range []string{"", "+", "+1", "+14", "+14255550100", "+123456789012345", "+1234567890123456",
+		"+04255550100", "14255550100", "+1 425", "+1425555010a", "++1425", "+١٢٣", "+1425\n"} {
+		if got, want := IsE164(s), syntax.MatchString(s); got != want {
+			t.Errorf("IsE164(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
