@@ -3,9 +3,13 @@ package sqlite
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/scimd/scimd/store"
 )
 
 // TestPhoneIndexMatch compares the index with the rule itself (the
@@ -26,7 +30,7 @@ func TestPhoneIndexMatch(t *testing.T) {
 				b.WriteByte("0125"[r.IntN(4)])
 			}
 			nums = append(nums, number{user, b.String()})
-			ix.add(user, []byte(b.String()))
+			ix.add([]byte(user), []byte(b.String()))
 		}
 	}
 	ix.finish()
@@ -58,15 +62,14 @@ func TestPhoneIndexMatch(t *testing.T) {
 	}
 }
 
-// BenchmarkPhoneIndexMatch searches six digits among the numbers of a
-// directory of a million contacts (1.5 numbers each, US numbers in a
-// few area codes, as scimbench's).
-func BenchmarkPhoneIndexMatch(b *testing.B) {
+// benchPhoneIndex is the numbers of a directory of a million contacts
+// (1.5 numbers each, US numbers in a few area codes, as scimbench's),
+// with six-digit searches taken from every thousandth contact.
+func benchPhoneIndex() (ix *phoneIndex, inputs []string) {
 	r := rand.New(rand.NewPCG(3, 4))
-	ix := &phoneIndex{}
-	var inputs []string
+	ix = &phoneIndex{}
 	for u := range 1_000_000 {
-		user := fmt.Sprintf("u%07d", u)
+		user := fmt.Appendf(nil, "%08x-0000-4000-8000-%012x", u, u) // as long as a UUID
 		for range 1 + u%2 {
 			e := fmt.Sprintf("+1%03d555%04d", 201+r.IntN(8)*100, r.IntN(10000))
 			ix.add(user, []byte(e))
@@ -76,8 +79,116 @@ func BenchmarkPhoneIndexMatch(b *testing.B) {
 		}
 	}
 	ix.finish()
+	return ix, inputs
+}
+
+// BenchmarkPhoneIndexMatch searches six digits among a million contacts'
+// numbers.
+func BenchmarkPhoneIndexMatch(b *testing.B) {
+	ix, inputs := benchPhoneIndex()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		ix.match(inputs[i%len(inputs)], leadCap)
+	}
+}
+
+// BenchmarkPhoneIndexGC is a garbage collection while a million
+// contacts' numbers are held, and what they take of the heap.
+func BenchmarkPhoneIndexGC(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ix, _ := benchPhoneIndex()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ResetTimer()
+	for b.Loop() {
+		runtime.GC()
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "heap_MB")
+	runtime.KeepAlive(ix)
+}
+
+// TestPhoneIndexBytes checks that the DB reports what its phone indexes
+// hold as they are built, rebuilt, evicted, forgotten and closed.
+func TestPhoneIndexBytes(t *testing.T) {
+	ctx := t.Context()
+	var reported atomic.Int64
+	db := newTestDB(t, Options{PhoneIndexBytes: reported.Store})
+	dirs := make([]string, maxPhoneIndexes+1)
+	for d := range dirs {
+		dirs[d] = fmt.Sprintf("d%d", d)
+		if _, err := db.CreateDirectory(ctx, store.Directory{ID: dirs[d], Name: dirs[d]}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 10 * (d + 1) {
+			u := benchUser(i)
+			u.DirectoryID = dirs[d]
+			if _, err := db.CreateUser(ctx, u, store.SyncEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// held sums the sizes of the indexes db holds now.
+	held := func() int64 {
+		db.phones.mu.Lock()
+		defer db.phones.mu.Unlock()
+		var n int64
+		for _, e := range db.phones.entries {
+			if e.ix != nil {
+				n += e.ix.size()
+			}
+		}
+		return n
+	}
+	search := func(dir string) {
+		t.Helper()
+		if _, _, err := db.SearchContacts(ctx, dir, store.ContactQuery{Digits: "7946", Limit: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := reported.Load(), held(); got != want || got <= 0 {
+			t.Fatalf("after a search of %s: reported %d bytes, the indexes hold %d", dir, got, want)
+		}
+	}
+
+	search(dirs[0])
+	one := reported.Load()
+	search(dirs[1]) // twice the numbers
+	if two := reported.Load() - one; two <= one {
+		t.Errorf("a second index of twice the numbers added %d bytes to the first's %d", two, one)
+	}
+	for _, d := range dirs[2:] { // the last evicts dirs[0], the least recently searched
+		search(d)
+	}
+	for d, dir := range dirs {
+		if _, held := db.phones.entries[dir]; held != (d > 0) {
+			t.Errorf("index of %s held: %v", dir, held)
+		}
+	}
+
+	// A write to a directory's numbers rebuilds its index at the next search.
+	u := benchUser(1000)
+	u.DirectoryID = dirs[4]
+	if _, err := db.CreateUser(ctx, u, store.SyncEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	before := reported.Load()
+	search(dirs[4])
+	if reported.Load() <= before {
+		t.Errorf("a rebuilt index with more numbers: %d bytes reported, %d before", reported.Load(), before)
+	}
+
+	before = reported.Load()
+	if err := db.DeleteDirectory(ctx, dirs[4]); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reported.Load(), held(); got != want || got >= before {
+		t.Errorf("after deleting a directory: reported %d bytes (%d before), the indexes hold %d", got, before, want)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := reported.Load(); got != 0 {
+		t.Errorf("after Close: %d bytes reported, want 0", got)
 	}
 }

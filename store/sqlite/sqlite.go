@@ -33,6 +33,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration progress; nil discards.
 	Logger *slog.Logger
+	// PhoneIndexBytes, if set, is told how many bytes phone search's
+	// in-memory indexes hold (phoneindex.go) each time that changes. It
+	// is called with a lock held: it must be quick and not use the DB.
+	PhoneIndexBytes func(int64)
 }
 
 // DB is a store.Store on one SQLite file.
@@ -73,7 +77,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db := &DB{now: opts.Now, log: opts.Logger.With("component", "store"),
-		lookups: newPointSlots(runtime.GOMAXPROCS(0)), phones: newPhoneIndexes()}
+		lookups: newPointSlots(runtime.GOMAXPROCS(0)), phones: newPhoneIndexes(opts.PhoneIndexBytes)}
 
 	// The writer opens first so that it creates the file and switches it to
 	// WAL (a persistent setting) before any reader connects.
@@ -138,6 +142,7 @@ func openPool(ctx context.Context, path, extra string, conns int) (*sql.DB, erro
 // Close closes both pools.
 func (db *DB) Close() error {
 	db.commits.close() // lets the batch in progress commit first
+	db.phones.forgetAll()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
