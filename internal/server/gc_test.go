@@ -2,8 +2,10 @@ package server
 
 import (
 	"math"
+	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -20,5 +22,49 @@ func TestGCSettings(t *testing.T) {
 	debug.SetMemoryLimit(limit)
 	if percent != gcPercent || limit != memoryLimit {
 		t.Errorf("GC percent %d, memory limit %d; want %d, %d", percent, limit, gcPercent, memoryLimit)
+	}
+}
+
+// TestSoftLimitFollowsPhoneIndexes checks that scimd's soft memory limit
+// grows by what phone search holds in memory and shrinks when that goes,
+// and that a limit scimd did not set is left alone.
+func TestSoftLimitFollowsPhoneIndexes(t *testing.T) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOGC or GOMEMLIMIT is set")
+	}
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	s := startServer(t, testOptions{})
+	d := decodeJSON[directoryJSON](t, s.do(http.MethodPost, "/admin/v1/directories", testAdminToken, `{"name":"Contoso"}`))
+	key := decodeJSON[struct{ Key string }](t, s.do(http.MethodPost, "/admin/v1/directories/"+d.ID+"/api-keys", testAdminToken, `{"name":"cx"}`)).Key
+	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@contoso.com","externalId":"a1",
+		"name":{"givenName":"Ann","familyName":"Archer"},"phoneNumbers":[{"type":"work","value":"+442071838750"}]}`
+	if r := s.doHeader(http.MethodPost, "/scim/v2/"+d.ID+"/Users", user, map[string]string{
+		"Authorization": bearer(d.SCIMToken), "Content-Type": "application/scim+json"}); r.status != http.StatusCreated {
+		t.Fatalf("SCIM create: %d %s", r.status, r.body)
+	}
+	if got := limit(); got != memoryLimit {
+		t.Fatalf("limit before any phone search: %d, want %d", got, memoryLimit)
+	}
+	r := s.do(http.MethodGet, "/api/v1/directories/"+d.ID+"/contacts?q=7183", key, "")
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "Ann Archer") {
+		t.Fatalf("phone search: %d %s", r.status, r.body)
+	}
+	if got := limit(); got <= memoryLimit || got > memoryLimit+1<<20 {
+		t.Errorf("limit after a phone search of one number: %d, want a little over %d", got, memoryLimit)
+	}
+	if r := s.do(http.MethodDelete, "/admin/v1/directories/"+d.ID, testAdminToken, ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete directory: %d %s", r.status, r.body)
+	}
+	if got := limit(); got != memoryLimit {
+		t.Errorf("limit after the directory went: %d, want %d", got, memoryLimit)
+	}
+
+	// A limit set by someone else (a program embedding scimd) stays.
+	const theirs = 1 << 40
+	debug.SetMemoryLimit(theirs)
+	defer ownLimit.set(memoryLimit)
+	phoneIndexBytes(1 << 20)
+	if got := limit(); got != theirs {
+		t.Errorf("limit set elsewhere became %d", got)
 	}
 }
