@@ -22,9 +22,14 @@ import (
 // contacts need no rebuild: the search reads their rows anyway, and
 // leaves them out.
 
-// maxPhoneIndexes bounds how many directories' numbers are held (about
-// 13 MB per 100,000 contacts): the least recently searched go first.
+// maxPhoneIndexes bounds how many directories' numbers are held, and
+// maxPhoneIndexBytes what they take together (about 13 MB per 100,000
+// contacts: two directories of a million fit). The least recently
+// searched go first, but never the one just searched. A variable for
+// tests.
 const maxPhoneIndexes = 4
+
+var maxPhoneIndexBytes int64 = 256 << 20
 
 func newPhoneIndexes(onSize func(int64)) phoneIndexes {
 	return phoneIndexes{gens: map[string]uint64{}, entries: map[string]*phoneEntry{}, onSize: onSize}
@@ -160,12 +165,9 @@ func (db *DB) phoneIndex(ctx context.Context, dir string) (*phoneIndex, error) {
 	p.clock++
 	e := p.entries[dir]
 	if e == nil {
-		// Marked as used before the eviction, which would otherwise
-		// take the new entry itself: with more directories searched
-		// than are held, each new one was built again at every search.
-		e = &phoneEntry{used: p.clock}
+		e = &phoneEntry{}
 		p.entries[dir] = e
-		p.evictLocked()
+		p.evictLocked(e)
 	}
 	e.used = p.clock
 	gen := p.gens[dir]
@@ -186,18 +188,24 @@ func (db *DB) phoneIndex(ctx context.Context, dir string) (*phoneIndex, error) {
 		n := ix.size()
 		p.resizeLocked(n - e.bytes)
 		e.bytes = n
+		p.evictLocked(e)
 	}
 	p.mu.Unlock()
 	return ix, nil
 }
 
-func (p *phoneIndexes) evictLocked() {
-	for len(p.entries) > maxPhoneIndexes {
+// evictLocked drops the least recently used indexes but keep until both
+// bounds hold.
+func (p *phoneIndexes) evictLocked(keep *phoneEntry) {
+	for len(p.entries) > maxPhoneIndexes || p.bytes > maxPhoneIndexBytes {
 		var oldest string
 		for d, e := range p.entries {
-			if oldest == "" || e.used < p.entries[oldest].used {
+			if e != keep && (oldest == "" || e.used < p.entries[oldest].used) {
 				oldest = d
 			}
+		}
+		if oldest == "" {
+			return
 		}
 		p.resizeLocked(-p.entries[oldest].bytes)
 		delete(p.entries, oldest)

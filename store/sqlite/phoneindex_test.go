@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -190,5 +191,55 @@ func TestPhoneIndexBytes(t *testing.T) {
 	}
 	if got := reported.Load(); got != 0 {
 		t.Errorf("after Close: %d bytes reported, want 0", got)
+	}
+}
+
+// TestPhoneIndexByteBound checks that the indexes held stay within
+// maxPhoneIndexBytes, except the one just searched.
+func TestPhoneIndexByteBound(t *testing.T) {
+	ctx := t.Context()
+	db := newTestDB(t, Options{})
+	for d := range 3 {
+		dir := fmt.Sprintf("d%d", d)
+		if _, err := db.CreateDirectory(ctx, store.Directory{ID: dir, Name: dir}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			u := benchUser(i)
+			u.DirectoryID = dir
+			if _, err := db.CreateUser(ctx, u, store.SyncEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	search := func(dir string) {
+		t.Helper()
+		recs, _, err := db.SearchContacts(ctx, dir, store.ContactQuery{Digits: "79460001", Limit: 5})
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("search of %s: %d contacts, %v", dir, len(recs), err)
+		}
+	}
+	held := func() []string {
+		db.phones.mu.Lock()
+		defer db.phones.mu.Unlock()
+		return slices.Sorted(maps.Keys(db.phones.entries))
+	}
+
+	search("d0")
+	one := db.phones.bytes
+	defer func(n int64) { maxPhoneIndexBytes = n }(maxPhoneIndexBytes)
+	maxPhoneIndexBytes = 2*one + one/2 // two indexes of these directories
+	search("d1")
+	search("d2")
+	if got := held(); !slices.Equal(got, []string{"d1", "d2"}) {
+		t.Errorf("held %q, want the two last searched", got)
+	}
+	maxPhoneIndexBytes = 1 // less than any index
+	search("d0")
+	if got := held(); !slices.Equal(got, []string{"d0"}) {
+		t.Errorf("held %q, want the one just searched only", got)
+	}
+	if db.phones.bytes != one {
+		t.Errorf("%d bytes counted, want %d", db.phones.bytes, one)
 	}
 }
