@@ -303,9 +303,9 @@ func TestBadDoc(t *testing.T) {
 // directories take and the suite's small ones would not: each case sets
 // the plans' thresholds so that small directories take it.
 func TestStorePlans(t *testing.T) {
-	saved := [...]int{leadCap, leadCapNamed, maxLeadWords, maxRangeRows, leapWindow}
+	saved := [...]int{leadCap, leadCapNamed, maxLeadWords, maxRangeRows, leapWindow, walkBudget}
 	restore := func() {
-		leadCap, leadCapNamed, maxLeadWords, maxRangeRows, leapWindow = saved[0], saved[1], saved[2], saved[3], saved[4]
+		leadCap, leadCapNamed, maxLeadWords, maxRangeRows, leapWindow, walkBudget = saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]
 	}
 	defer restore()
 	for _, plan := range []struct {
@@ -314,7 +314,10 @@ func TestStorePlans(t *testing.T) {
 	}{
 		// No filter ever leads: the walk of the contact order that broad
 		// searches take.
-		{"Walk", func() { leadCap, leadCapNamed, maxLeadWords, maxRangeRows = 0, 0, 0, 0 }},
+		{"Walk", func() { leadCap, leadCapNamed, maxLeadWords, maxRangeRows, walkBudget = 0, 0, 0, 0, 1 << 30 }},
+		// Walks check one contact, then a filter's sorted lead takes
+		// over, as when a text's matches cluster far from the cursor.
+		{"BoundedWalk", func() { leadCap, leadCapNamed, maxLeadWords, maxRangeRows, walkBudget = 0, 0, 0, 0, 1 }},
 		// Text never merges word runs: it leads with its counted, sorted
 		// matches, as prefixes of many words do.
 		{"SortedLeads", func() { maxLeadWords, maxRangeRows = 0, 0 }},
