@@ -68,8 +68,13 @@ var (
 func (db *DB) textFilter(ctx context.Context, directoryID, text string) (filter, error) {
 	q := fold(strings.TrimSpace(text))
 	terms := splitWords(q)
-	if len(terms) == 1 && terms[0] == q {
-		terms = nil // the whole text is one word
+	if len(terms) == 1 && strings.HasPrefix(q, terms[0]) {
+		// The whole text is one word, or one word and separators
+		// ("sven."). An email that starts with the latter has the word
+		// as its first word, which is one of the contact's words: the
+		// word alone matches the same contacts, through one run of the
+		// word index instead of every email that starts with it.
+		q, terms = terms[0], nil
 	} else {
 		q = emailWord(q)
 	}

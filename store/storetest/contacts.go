@@ -114,7 +114,10 @@ func testContactsText(t *testing.T, s store.Store) {
 	zoe := createContact(t, s, d.ID, "zoe@contoso.com", contact("Zoe Ball", "zb@contoso.com"))
 	boss := createContact(t, s, d.ID, "boss@contoso.com", store.Contact{DisplayName: "The Boss", GivenName: "Megan", FamilyName: "Bowen"})
 	grace := createContact(t, s, d.ID, "grace@contoso.com", contact("Grace Hopper", "grace.hopper.1906@navy.mil"))
-	all := byName(emile, adele, jl, alex, zoe, boss, grace)
+	bob := createContact(t, s, d.ID, "bob@contoso.com", contact("Bob Stone", "sven.b@contoso.com"))
+	svenja := createContact(t, s, d.ID, "svenja@contoso.com", contact("Svenja Holm", "sh@contoso.com"))
+	dan := createContact(t, s, d.ID, "dan@contoso.com", contact("Dan Ray", "-sven@contoso.com"))
+	all := byName(emile, adele, jl, alex, zoe, boss, grace, bob, svenja, dan)
 
 	for _, tt := range []struct {
 		text string
@@ -142,6 +145,11 @@ func testContactsText(t *testing.T, s store.Store) {
 		{"bow", []store.User{boss}},
 		{"oss", nil}, // not the start of a word
 		{"a", byName(adele, alex)},
+		// A word and separators: the start of an email, or the word.
+		{"sven.", byName(bob, svenja)},
+		{"SVEN-", byName(bob, svenja)},
+		// Separators first: the start of an email, or the word.
+		{"-sven", byName(bob, svenja, dan)},
 		{"100%", nil},
 		{"_", nil},
 	} {
