@@ -314,7 +314,7 @@ func TestStorePlans(t *testing.T) {
 	}{
 		// No filter ever leads: the walk of the contact order that broad
 		// searches take.
-		{"Walk", func() { leadCap, leadCapNamed, maxLeadWords, maxRangeRows, walkBudget = 0, 0, 0, 0, 1 << 30 }},
+		{"Walk", func() { leadCap, leadCapNamed, maxLeadWords, maxRangeRows, walkBudget = 0, 0, 0, 0, 1<<30 }},
 		// Walks check one contact, then a filter's sorted lead takes
 		// over, as when a text's matches cluster far from the cursor.
 		{"BoundedWalk", func() { leadCap, leadCapNamed, maxLeadWords, maxRangeRows, walkBudget = 0, 0, 0, 0, 1 }},
