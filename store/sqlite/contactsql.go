@@ -59,8 +59,9 @@ var (
 // textFilter matches Text: the whole text as a prefix of a word or of the
 // email and, when the text has several words ("adele va"), each of them
 // as the prefix of a word. Words are folded, so case does not matter.
-// A text of one word starts a name word or the email's first word (see
-// contactWords); a longer text, only an email (emailWord).
+// A text of one word (or of one word and separators: "sven.") starts a
+// name word or the email's first word (see contactWords); a longer text,
+// only an email (emailWord).
 // The several-words match is led by the term with fewest matches
 // (rarestWord: a query for "anna.smith.12345" must not lead with every
 // Smith of a million contacts when no name starts with 12345); a term

@@ -194,8 +194,8 @@ func (db *DB) phoneIndex(ctx context.Context, dir string) (*phoneIndex, error) {
 	return ix, nil
 }
 
-// evictLocked drops the least recently used indexes but keep until both
-// bounds hold.
+// evictLocked drops the least recently used indexes, except keep, until
+// both bounds hold.
 func (p *phoneIndexes) evictLocked(keep *phoneEntry) {
 	for len(p.entries) > maxPhoneIndexes || p.bytes > maxPhoneIndexBytes {
 		var oldest string
