@@ -164,10 +164,11 @@ func consentRedirectAllowed(publicURL string) bool {
 // Addr is the bound listen address (useful with port 0).
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// Run serves, polls Teams presence and prunes the sync log until ctx
-// ends, then stops accepting connections, lets in-flight requests finish
-// within the shutdown timeout, stops the presence poller, waits for the
-// pruner and closes the store. It returns nil after a clean shutdown.
+// Run serves, polls Teams presence, prunes the sync log and finishes the
+// directory deletes a shutdown cut short until ctx ends, then stops
+// accepting connections, lets in-flight requests finish within the
+// shutdown timeout, stops the presence poller, waits for the pruner and
+// closes the store. It returns nil after a clean shutdown.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("serving",
 		"addr", m.Addr(),
@@ -190,6 +191,16 @@ func (m *Main) Run(ctx context.Context) error {
 		pruned:    m.syncLogPruned,
 	}
 	g.Go(func() error { return pruner.run(gctx) })
+	g.Go(func() error {
+		// Directory deletes that a shutdown cut short (DeleteDirectory).
+		n, err := m.db.ResumeDeletes(gctx)
+		if err != nil && gctx.Err() == nil {
+			m.Logger.Error("resuming directory deletes failed", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("resumed directory deletes", "directories", n)
+		}
+		return nil
+	})
 	// The poller outlives the HTTP server by the drain, so that requests in
 	// flight (a connect, a stream) still find it: HTTP, then the poller,
 	// then the store.

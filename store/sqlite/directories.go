@@ -43,7 +43,7 @@ func (db *DB) GetDirectory(ctx context.Context, id string) (store.Directory, err
 }
 
 func getDirectory(ctx context.Context, q querier, id string) (store.Directory, error) {
-	d, err := scanDirectory(q.QueryRowContext(ctx, `SELECT `+directoryColumns+` FROM directories WHERE id = ?`, id))
+	d, err := scanDirectory(q.QueryRowContext(ctx, `SELECT `+directoryColumns+` FROM directories WHERE id = ? AND deleting = 0`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
 	}
@@ -57,7 +57,7 @@ func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT `+directoryColumns+` FROM directories ORDER BY created, id`)
+	rows, err := tx.QueryContext(ctx, `SELECT `+directoryColumns+` FROM directories WHERE deleting = 0 ORDER BY created, id`)
 	if err != nil {
 		return nil, wrap("list directories", err)
 	}
@@ -95,14 +95,16 @@ func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Dire
 	})
 }
 
-// DeleteDirectory removes the directory; foreign keys cascade to its users,
-// groups and memberships in the same transaction.
+// DeleteDirectory removes the directory and all of its data, in steps:
+// a first transaction marks it deleting, which hides it from every read
+// (and so from SCIM and lookup authentication) and stops its presence
+// polling; then its rows are purged a batch per transaction, so that
+// other directories' writes go on between batches; then its row goes,
+// cascading to what is left. A purge that a shutdown cuts short resumes
+// at the next start (ResumeDeletes).
 func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
-	defer db.dirs.invalidate()
-	defer db.keys.invalidate() // the directory's keys go with it
-	defer db.phones.forget(id)
-	return db.write(ctx, func(ctx context.Context, tx *tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE id = ?`, id)
+	err := db.write(ctx, func(ctx context.Context, tx *tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE directories SET deleting = 1 WHERE id = ? AND deleting = 0`, id)
 		if err != nil {
 			return wrap("delete directory", err)
 		}
@@ -111,7 +113,69 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 		} else if n == 0 {
 			return fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, `DELETE FROM presence_links WHERE directory_id = ?`, id)
+		return wrap("delete directory", err)
+	})
+	db.dirs.invalidate()
+	db.keys.invalidate() // the directory's keys go with it
+	db.phones.forget(id)
+	if err != nil {
+		return err
+	}
+	// Finish even if the caller goes away: the directory is gone for it.
+	return db.purgeDirectory(context.WithoutCancel(ctx), id)
+}
+
+// ResumeDeletes finishes the deletes of directories that a shutdown cut
+// short, until ctx ends, and returns how many it finished.
+func (db *DB) ResumeDeletes(ctx context.Context) (int, error) {
+	ids, err := db.readStrings(ctx, `SELECT id FROM directories WHERE deleting = 1 ORDER BY id`)
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := db.purgeDirectory(ctx, id); err != nil {
+			return i, err
+		}
+	}
+	return len(ids), nil
+}
+
+// purgeBatch is how many users or groups (with their memberships, phones,
+// words and presence) one purge transaction deletes, and ten times as
+// many sync events: about 50 ms of the writer each. A variable for tests.
+var purgeBatch = 500
+
+// purgeDirectory deletes a deleting directory's rows a batch at a time,
+// then the directory.
+func (db *DB) purgeDirectory(ctx context.Context, id string) error {
+	for _, step := range []struct {
+		sql  string
+		size int
+	}{
+		{`DELETE FROM users WHERE directory_id = ?1 AND id IN (SELECT id FROM users WHERE directory_id = ?1 LIMIT ?2)`, purgeBatch},
+		{`DELETE FROM groups WHERE directory_id = ?1 AND id IN (SELECT id FROM groups WHERE directory_id = ?1 LIMIT ?2)`, purgeBatch},
+		{`DELETE FROM sync_events WHERE id IN (SELECT id FROM sync_events WHERE directory_id = ?1 ORDER BY id LIMIT ?2)`, 10 * purgeBatch},
+	} {
+		for n := int64(step.size); n == int64(step.size); {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := db.write(ctx, func(ctx context.Context, tx *tx) error {
+				res, err := tx.ExecContext(ctx, step.sql, id, step.size)
+				if err != nil {
+					return wrap("delete directory", err)
+				}
+				n, err = res.RowsAffected()
+				return wrap("delete directory", err)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return db.write(ctx, func(ctx context.Context, tx *tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE id = ? AND deleting = 1`, id)
+		return wrap("delete directory", err)
 	})
 }
 
