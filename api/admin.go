@@ -4,6 +4,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,10 @@ type AdminConfig struct {
 	// Presence connects directories to Microsoft Teams presence. Nil: the
 	// presence endpoints answer 503 presence_unavailable.
 	Presence *presence.Service
+	// DeleteWait is how long deleting a directory waits for the store to
+	// purge its data before answering 202 (default 20 s): a directory of a
+	// million users takes minutes, longer than the server's write timeout.
+	DeleteWait time.Duration
 }
 
 // Admin serves the administrators' API under /admin/v1.
@@ -56,6 +61,9 @@ type Admin struct {
 func NewAdmin(cfg AdminConfig) *Admin {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.DeleteWait <= 0 {
+		cfg.DeleteWait = 20 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -203,12 +211,32 @@ func (a *Admin) deleteDirectory(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := a.cfg.Store.DeleteDirectory(r.Context(), id); err != nil {
-		a.storeError(w, r, "delete directory", err)
-		return
+	// The store hides the directory at once, then purges its data; the
+	// purge goes on if the client leaves, and a restart resumes it.
+	ctx := context.WithoutCancel(r.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.cfg.Store.DeleteDirectory(ctx, id) }()
+	timer := time.NewTimer(a.cfg.DeleteWait)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			a.storeError(w, r, "delete directory", err)
+			return
+		}
+		a.log.InfoContext(r.Context(), "directory deleted", "directory_id", id)
+		w.WriteHeader(http.StatusNoContent)
+	case <-timer.C:
+		go func() {
+			if err := <-done; err != nil {
+				a.log.ErrorContext(ctx, "deleting directory failed; a restart resumes it", "directory_id", id, "err", err)
+				return
+			}
+			a.log.InfoContext(ctx, "directory deleted", "directory_id", id)
+		}()
+		a.log.InfoContext(r.Context(), "directory deleting", "directory_id", id)
+		WriteJSON(w, http.StatusAccepted, map[string]string{"status": "deleting"})
 	}
-	a.log.InfoContext(r.Context(), "directory deleted", "directory_id", id)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // rotateToken replaces the directory's SCIM token. The old one stops

@@ -31,6 +31,9 @@ type memStore struct {
 	mu   sync.Mutex
 	dirs []store.Directory
 	err  error // returned by every call when set
+	// purge, when set, holds DeleteDirectory after the directory is gone
+	// until it is closed: a long purge of its data.
+	purge chan struct{}
 }
 
 func (m *memStore) CreateDirectory(_ context.Context, d store.Directory) (store.Directory, error) {
@@ -97,6 +100,11 @@ func (m *memStore) DeleteDirectory(_ context.Context, id string) error {
 	m.dirs = slices.DeleteFunc(m.dirs, func(d store.Directory) bool { return d.ID == id })
 	if len(m.dirs) == n {
 		return fmt.Errorf("directory %s: %w", id, store.ErrNotFound)
+	}
+	if m.purge != nil {
+		m.mu.Unlock()
+		<-m.purge
+		m.mu.Lock()
 	}
 	return nil
 }
@@ -438,5 +446,42 @@ func TestMethodNotAllowed(t *testing.T) {
 		if r.header.Get("Allow") == "" {
 			t.Errorf("%s %s: no Allow header", req[0], req[1])
 		}
+	}
+}
+
+// TestDeleteDirectoryAccepted checks that a delete whose purge outlasts
+// DeleteWait answers 202 with the directory already gone, and that the
+// purge's end is logged.
+func TestDeleteDirectoryAccepted(t *testing.T) {
+	f := newFixture(t)
+	r := mux.NewRouter()
+	api.NewAdmin(api.AdminConfig{
+		Store:          f.store,
+		PublicURL:      "https://scim.example.com/",
+		AdminTokenHash: store.HashToken(adminToken),
+		Logger:         slog.New(slog.NewTextHandler(f.logs, nil)),
+		DeleteWait:     10 * time.Millisecond,
+	}).Register(r)
+	f.handler = r
+	d := decode[directory](t, f.do(t, http.MethodPost, "/admin/v1/directories", `{"name":"big"}`))
+	purge := make(chan struct{})
+	f.store.purge = purge
+
+	resp := f.do(t, http.MethodDelete, "/admin/v1/directories/"+d.ID, "")
+	if got := decode[map[string]string](t, resp); resp.status != http.StatusAccepted || got["status"] != "deleting" {
+		t.Fatalf("delete with a long purge: %d %s, want 202 deleting", resp.status, resp.body)
+	}
+	if resp := f.do(t, http.MethodGet, "/admin/v1/directories/"+d.ID, ""); resp.status != http.StatusNotFound {
+		t.Errorf("GET while the purge runs: %d, want 404", resp.status)
+	}
+	if strings.Contains(f.logs.String(), "directory deleted") {
+		t.Error("logged deleted before the purge ended")
+	}
+	close(purge)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(f.logs.String(), "directory deleted"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the purge's end was not logged")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -158,10 +158,18 @@ func (t *target) createDirectory(ctx context.Context, hc *http.Client) (*directo
 }
 
 // deleteDirectory deletes a run's directory (and its users) from a
-// running scimd.
+// running scimd. A big directory answers 202: scimd purges it in the
+// background.
 func (t *target) deleteDirectory(ctx context.Context, hc *http.Client, d *directory) error {
-	return t.admin(ctx, hc, http.MethodDelete, "/admin/v1/directories/"+d.id, nil, http.StatusNoContent, nil)
+	err := t.admin(ctx, hc, http.MethodDelete, "/admin/v1/directories/"+d.id, nil, http.StatusNoContent, nil)
+	if errors.Is(err, errAccepted) {
+		return nil
+	}
+	return err
 }
+
+// errAccepted is admin's error for a 202 where another status was wanted.
+var errAccepted = errors.New("accepted")
 
 func (t *target) admin(ctx context.Context, hc *http.Client, method, path string, in any, want int, out any) error {
 	var body io.Reader
@@ -190,7 +198,11 @@ func (t *target) admin(ctx context.Context, hc *http.Client, method, path string
 		return err
 	}
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, clip(data))
+		err := fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, clip(data))
+		if resp.StatusCode == http.StatusAccepted {
+			err = fmt.Errorf("%w: %w", errAccepted, err)
+		}
+		return err
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)
