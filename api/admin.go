@@ -229,7 +229,8 @@ func (a *Admin) deleteDirectory(w http.ResponseWriter, r *http.Request) {
 	case <-timer.C:
 		go func() {
 			if err := <-done; err != nil {
-				a.log.ErrorContext(ctx, "deleting directory failed; a restart resumes it", "directory_id", id, "err", err)
+				// A shutdown, most often: the purge resumes at the next start.
+				a.log.WarnContext(ctx, "directory delete interrupted; scimd resumes it at its next start", "directory_id", id, "err", err)
 				return
 			}
 			a.log.InfoContext(ctx, "directory deleted", "directory_id", id)
