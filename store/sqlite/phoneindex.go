@@ -245,11 +245,13 @@ func (ix *phoneIndex) add(user, e164 []byte) {
 	ix.owners = append(ix.owners, int32(len(ix.idEnds)-1))
 }
 
-// finish lists the numbers of each run of three digits: it counts them
-// first, so that the lists share one array of the exact size.
+// finish copies the numbers and ids out of the arrays that add grew
+// (up to twice their size) and lists the numbers of each run of three
+// digits: it counts them first, so that the lists share one array of the
+// exact size. size then tells what the index holds.
 func (ix *phoneIndex) finish() {
-	ix.digits, ix.starts, ix.owners = slices.Clip(ix.digits), slices.Clip(ix.starts), slices.Clip(ix.owners)
-	ix.ids, ix.idEnds = slices.Clip(ix.ids), slices.Clip(ix.idEnds)
+	ix.digits, ix.starts, ix.owners = slices.Clone(ix.digits), slices.Clone(ix.starts), slices.Clone(ix.owners)
+	ix.ids, ix.idEnds = slices.Clone(ix.ids), slices.Clone(ix.idEnds)
 	var counts [1000]int
 	total := 0
 	ix.eachGram(func(g, _ int) { counts[g]++; total++ })
