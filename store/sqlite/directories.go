@@ -157,19 +157,23 @@ func (db *DB) purgeDirectory(ctx context.Context, id string) error {
 		{`DELETE FROM groups WHERE directory_id = ?1 AND id IN (SELECT id FROM groups WHERE directory_id = ?1 LIMIT ?2)`, purgeBatch},
 		{`DELETE FROM sync_events WHERE id IN (SELECT id FROM sync_events WHERE directory_id = ?1 ORDER BY id LIMIT ?2)`, 10 * purgeBatch},
 	} {
-		for n := int64(step.size); n == int64(step.size); {
+		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := db.write(ctx, func(ctx context.Context, tx *tx) error {
+			n, err := writeTx(db, ctx, func(ctx context.Context, tx *tx) (int64, error) {
 				res, err := tx.ExecContext(ctx, step.sql, id, step.size)
 				if err != nil {
-					return wrap("delete directory", err)
+					return 0, wrap("delete directory", err)
 				}
-				n, err = res.RowsAffected()
-				return wrap("delete directory", err)
-			}); err != nil {
+				n, err := res.RowsAffected()
+				return n, wrap("delete directory", err)
+			})
+			if err != nil {
 				return err
+			}
+			if n < int64(step.size) { // the last batch
+				break
 			}
 		}
 	}
