@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,13 +137,13 @@ func (t *target) createDirectory(ctx context.Context, hc *http.Client) (*directo
 		SCIMToken string `json:"scimToken"`
 	}
 	name := "scimbench-" + time.Now().UTC().Format("20060102T150405.000Z")
-	if err := t.admin(ctx, hc, http.MethodPost, "/admin/v1/directories", map[string]string{"name": name}, http.StatusCreated, &d); err != nil {
+	if err := t.admin(ctx, hc, http.MethodPost, "/admin/v1/directories", map[string]string{"name": name}, &d, http.StatusCreated); err != nil {
 		return nil, fmt.Errorf("create directory: %w", err)
 	}
 	var k struct {
 		Key string `json:"key"`
 	}
-	if err := t.admin(ctx, hc, http.MethodPost, "/admin/v1/directories/"+d.ID+"/api-keys", map[string]string{"name": "scimbench"}, http.StatusCreated, &k); err != nil {
+	if err := t.admin(ctx, hc, http.MethodPost, "/admin/v1/directories/"+d.ID+"/api-keys", map[string]string{"name": "scimbench"}, &k, http.StatusCreated); err != nil {
 		return nil, fmt.Errorf("create API key: %w", err)
 	}
 	if d.ID == "" || d.SCIMToken == "" || k.Key == "" {
@@ -161,17 +162,12 @@ func (t *target) createDirectory(ctx context.Context, hc *http.Client) (*directo
 // running scimd. A big directory answers 202: scimd purges it in the
 // background.
 func (t *target) deleteDirectory(ctx context.Context, hc *http.Client, d *directory) error {
-	err := t.admin(ctx, hc, http.MethodDelete, "/admin/v1/directories/"+d.id, nil, http.StatusNoContent, nil)
-	if errors.Is(err, errAccepted) {
-		return nil
-	}
-	return err
+	return t.admin(ctx, hc, http.MethodDelete, "/admin/v1/directories/"+d.id, nil, nil, http.StatusNoContent, http.StatusAccepted)
 }
 
-// errAccepted is admin's error for a 202 where another status was wanted.
-var errAccepted = errors.New("accepted")
-
-func (t *target) admin(ctx context.Context, hc *http.Client, method, path string, in any, want int, out any) error {
+// admin sends an admin API request and decodes its answer into out
+// (unless nil); any status but those wanted is an error.
+func (t *target) admin(ctx context.Context, hc *http.Client, method, path string, in, out any, want ...int) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -197,12 +193,8 @@ func (t *target) admin(ctx context.Context, hc *http.Client, method, path string
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != want {
-		err := fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, clip(data))
-		if resp.StatusCode == http.StatusAccepted {
-			err = fmt.Errorf("%w: %w", errAccepted, err)
-		}
-		return err
+	if !slices.Contains(want, resp.StatusCode) {
+		return fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, clip(data))
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)
