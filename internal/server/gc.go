@@ -52,16 +52,15 @@ func (l *softLimit) set(n int64) {
 	debug.SetMemoryLimit(n)
 }
 
-// phoneIndexBytes raises scimd's soft memory limit by what phone search
-// holds in memory (store/sqlite's phone indexes). Those are kept on
-// purpose, not garbage: a million contacts' numbers take about 130 MB.
-// Under a fixed 150 MiB limit, once a directory that large had been
-// searched by digits, the collector ran every 600 caller-ID lookups and
-// took a quarter of the CPU, and lookups ran at half their speed. A
-// limit that scimd did not set (GOMEMLIMIT, or a program embedding
-// scimd) is left as it is.
-func phoneIndexBytes(n int64) {
-	l := &ownLimit
+// grow sets scimd's soft memory limit to memoryLimit plus what phone
+// search holds in memory (n bytes: store/sqlite's phone indexes). Those
+// are kept on purpose, not garbage: a million contacts' numbers take
+// about 130 MB. Under a fixed 150 MiB limit, once a directory that large
+// had been searched by digits, the collector ran every 600 caller-ID
+// lookups and took a quarter of the CPU, and lookups ran at half their
+// speed. A limit that scimd did not set (GOMEMLIMIT, or a program
+// embedding scimd) is left as it is.
+func (l *softLimit) grow(n int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.now == 0 || debug.SetMemoryLimit(-1) != l.now {

@@ -63,7 +63,7 @@ func TestSoftLimitFollowsPhoneIndexes(t *testing.T) {
 	const theirs = 1 << 40
 	debug.SetMemoryLimit(theirs)
 	defer ownLimit.set(memoryLimit)
-	phoneIndexBytes(1 << 20)
+	ownLimit.grow(1 << 20)
 	if got := limit(); got != theirs {
 		t.Errorf("limit set elsewhere became %d", got)
 	}

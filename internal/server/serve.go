@@ -268,7 +268,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*sqlite.DB, e
 }
 
 func openDB(ctx context.Context, path string, log *slog.Logger) (*sqlite.DB, error) {
-	db, err := sqlite.Open(ctx, path, sqlite.Options{Now: time.Now, Logger: log, PhoneIndexBytes: phoneIndexBytes})
+	db, err := sqlite.Open(ctx, path, sqlite.Options{Now: time.Now, Logger: log, PhoneIndexBytes: ownLimit.grow})
 	if errors.Is(err, sqlite.ErrSchemaTooNew) {
 		return nil, tooNewError(path, err)
 	}
