@@ -16,12 +16,7 @@ func TestResumeDirectoryDelete(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "scimd.db")
 	s := startServer(t, testOptions{db: db})
 	d := decodeJSON[directoryJSON](t, s.do(http.MethodPost, "/admin/v1/directories", testAdminToken, `{"name":"Contoso"}`))
-	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@contoso.com","externalId":"a1",
-		"name":{"givenName":"Ann","familyName":"Archer"},"phoneNumbers":[{"type":"work","value":"+442071838750"}]}`
-	if r := s.doHeader(http.MethodPost, "/scim/v2/"+d.ID+"/Users", user, map[string]string{
-		"Authorization": bearer(d.SCIMToken), "Content-Type": "application/scim+json"}); r.status != http.StatusCreated {
-		t.Fatalf("SCIM create: %d %s", r.status, r.body)
-	}
+	s.createSCIMUser(d, annArcher)
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -36,12 +36,7 @@ func TestSoftLimitFollowsPhoneIndexes(t *testing.T) {
 	s := startServer(t, testOptions{})
 	d := decodeJSON[directoryJSON](t, s.do(http.MethodPost, "/admin/v1/directories", testAdminToken, `{"name":"Contoso"}`))
 	key := decodeJSON[struct{ Key string }](t, s.do(http.MethodPost, "/admin/v1/directories/"+d.ID+"/api-keys", testAdminToken, `{"name":"cx"}`)).Key
-	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@contoso.com","externalId":"a1",
-		"name":{"givenName":"Ann","familyName":"Archer"},"phoneNumbers":[{"type":"work","value":"+442071838750"}]}`
-	if r := s.doHeader(http.MethodPost, "/scim/v2/"+d.ID+"/Users", user, map[string]string{
-		"Authorization": bearer(d.SCIMToken), "Content-Type": "application/scim+json"}); r.status != http.StatusCreated {
-		t.Fatalf("SCIM create: %d %s", r.status, r.body)
-	}
+	s.createSCIMUser(d, annArcher)
 	if got := limit(); got != memoryLimit {
 		t.Fatalf("limit before any phone search: %d, want %d", got, memoryLimit)
 	}

@@ -215,3 +215,17 @@ func wantSCIMError(t *testing.T, r response, status int) {
 		t.Errorf("not a SCIM error: %s", r.body)
 	}
 }
+
+// annArcher is a SCIM user with a London work number, 020 7183 8750.
+const annArcher = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@contoso.com","externalId":"a1",
+	"name":{"givenName":"Ann","familyName":"Archer"},"phoneNumbers":[{"type":"work","value":"+442071838750"}]}`
+
+// createSCIMUser creates a user in directory d through its SCIM
+// endpoint, as Entra does.
+func (s *testServer) createSCIMUser(d directoryJSON, user string) {
+	s.t.Helper()
+	if r := s.doHeader(http.MethodPost, "/scim/v2/"+d.ID+"/Users", user, map[string]string{
+		"Authorization": bearer(d.SCIMToken), "Content-Type": "application/scim+json"}); r.status != http.StatusCreated {
+		s.t.Fatalf("SCIM create: %d %s", r.status, r.body)
+	}
+}

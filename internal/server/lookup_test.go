@@ -17,12 +17,7 @@ func TestLookupWired(t *testing.T) {
 	if r.status != http.StatusCreated || key == "" {
 		t.Fatalf("create API key: %d %s", r.status, r.body)
 	}
-	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@contoso.com","externalId":"a1",
-		"name":{"givenName":"Ann","familyName":"Archer"},"phoneNumbers":[{"type":"work","value":"+442071838750"}]}`
-	if r := s.doHeader(http.MethodPost, "/scim/v2/"+d.ID+"/Users", user, map[string]string{
-		"Authorization": bearer(d.SCIMToken), "Content-Type": "application/scim+json"}); r.status != http.StatusCreated {
-		t.Fatalf("SCIM create: %d %s", r.status, r.body)
-	}
+	s.createSCIMUser(d, annArcher)
 
 	base := "/api/v1/directories/" + d.ID
 	r = s.do(http.MethodGet, base+"/lookup?phone=020+7183+8750&region=GB", key, "")
