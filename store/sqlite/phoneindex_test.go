@@ -121,16 +121,7 @@ func TestPhoneIndexBytes(t *testing.T) {
 	dirs := make([]string, maxPhoneIndexes+1)
 	for d := range dirs {
 		dirs[d] = fmt.Sprintf("d%d", d)
-		if _, err := db.CreateDirectory(ctx, store.Directory{ID: dirs[d], Name: dirs[d]}); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 10 * (d + 1) {
-			u := benchUser(i)
-			u.DirectoryID = dirs[d]
-			if _, err := db.CreateUser(ctx, u, store.SyncEvent{}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		seedDirectory(t, db, dirs[d], 10*(d+1))
 	}
 	// held sums the sizes of the indexes db holds now.
 	held := func() int64 {
@@ -203,16 +194,7 @@ func TestPhoneIndexByteBound(t *testing.T) {
 	db := newTestDB(t, Options{})
 	for d := range 3 {
 		dir := fmt.Sprintf("d%d", d)
-		if _, err := db.CreateDirectory(ctx, store.Directory{ID: dir, Name: dir}); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 20 {
-			u := benchUser(i)
-			u.DirectoryID = dir
-			if _, err := db.CreateUser(ctx, u, store.SyncEvent{}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		seedDirectory(t, db, dir, 20)
 	}
 	search := func(dir string) {
 		t.Helper()
