@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -31,6 +32,10 @@ var (
 	// cannot filter on, or a filter beyond its limits). The message after
 	// the sentinel is safe to show to clients.
 	ErrInvalidFilter = errors.New("invalid filter")
+	// ErrUnavailable: the backend cannot be reached (a database server
+	// down or restarting). The request may be retried later; the HTTP
+	// layers answer 503.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // Directory is one customer's independent SCIM tenant.
@@ -337,4 +342,17 @@ type Store interface {
 	// deletes the presence of the users in del, in one transaction. Users
 	// that are no longer in the directory are skipped.
 	WritePresence(ctx context.Context, directoryID string, set []Presence, del []string) error
+}
+
+// Clone returns d with its own copies of the slices, for caches that must
+// not share them with callers.
+func (d Directory) Clone() Directory {
+	d.SCIMTokenHash, d.Mapping = slices.Clone(d.SCIMTokenHash), slices.Clone(d.Mapping)
+	return d
+}
+
+// Clone returns k with its own copy of the hash.
+func (k APIKey) Clone() APIKey {
+	k.Hash = slices.Clone(k.Hash)
+	return k
 }

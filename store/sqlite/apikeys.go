@@ -58,7 +58,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, directoryID string) ([]store.APIK
 
 // DeleteAPIKey revokes key id of the directory.
 func (db *DB) DeleteAPIKey(ctx context.Context, directoryID, id string) error {
-	defer db.keys.invalidate()
+	defer db.keys.Invalidate()
 	return db.write(ctx, func(ctx context.Context, tx *tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE directory_id = ? AND id = ?`, directoryID, id)
 		if err != nil {
@@ -79,9 +79,9 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, erro
 	if len(hash) == 0 {
 		return store.APIKey{}, fmt.Errorf("%w: API key", store.ErrNotFound)
 	}
-	k, gen, ok := db.keys.get(string(hash))
+	k, gen, ok := db.keys.Get(string(hash))
 	if ok {
-		return cloneAPIKey(k), nil
+		return k.Clone(), nil
 	}
 	k, err := scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -90,7 +90,7 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, erro
 	if err != nil {
 		return k, err
 	}
-	db.keys.put(string(hash), cloneAPIKey(k), gen)
+	db.keys.Put(string(hash), k.Clone(), gen)
 	return k, nil
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/scimd/scimd/store"
 )
@@ -13,12 +12,7 @@ import (
 // (phoneindex.go) when that finds at most leadCap contacts; more match
 // short inputs, which walk the contact order and fill a page quickly.
 func (db *DB) digitsFilter(ctx context.Context, directoryID, digits string) (filter, error) {
-	d := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, digits)
+	d := store.DigitsOf(digits)
 	if d == "" {
 		return filter{}, fmt.Errorf("%w: a phone search needs digits", store.ErrInvalidFilter)
 	}

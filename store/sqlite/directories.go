@@ -30,15 +30,15 @@ func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Dir
 
 // GetDirectory returns the directory id.
 func (db *DB) GetDirectory(ctx context.Context, id string) (store.Directory, error) {
-	d, gen, ok := db.dirs.get(id)
+	d, gen, ok := db.dirs.Get(id)
 	if ok {
-		return cloneDirectory(d), nil
+		return d.Clone(), nil
 	}
 	d, err := getDirectory(ctx, db.r, id)
 	if err != nil {
 		return d, err
 	}
-	db.dirs.put(id, cloneDirectory(d), gen)
+	db.dirs.Put(id, d.Clone(), gen)
 	return d, nil
 }
 
@@ -76,7 +76,7 @@ func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
 // UpdateDirectory replaces the name and token hash of directory id with
 // those fn returns.
 func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Directory) (store.Directory, error)) (store.Directory, error) {
-	defer db.dirs.invalidate()
+	defer db.dirs.Invalidate()
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		old, err := getDirectory(ctx, tx, id)
 		if err != nil {
@@ -116,8 +116,8 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 		_, err = tx.ExecContext(ctx, `DELETE FROM presence_links WHERE directory_id = ?`, id)
 		return wrap("delete directory", err)
 	})
-	db.dirs.invalidate()
-	db.keys.invalidate() // the directory's keys go with it
+	db.dirs.Invalidate()
+	db.keys.Invalidate() // the directory's keys go with it
 	db.phones.forget(id)
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/store/cache"
 )
 
 // Options configures a DB.
@@ -44,8 +45,8 @@ type DB struct {
 	w       *sql.DB // the writer: one connection, BEGIN IMMEDIATE
 	r       *sql.DB // readers: query_only
 	commits *committer
-	dirs    rowCache[store.Directory] // by id
-	keys    rowCache[store.APIKey]    // by hash
+	dirs    cache.Rows[store.Directory] // by id
+	keys    cache.Rows[store.APIKey]    // by hash
 	// lookups admits point reads to SQLite (slots.go).
 	// Searches, which take milliseconds, stay out so that lookups never
 	// queue behind one.
