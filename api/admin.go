@@ -336,8 +336,7 @@ func (a *Admin) storeError(w http.ResponseWriter, r *http.Request, op string, er
 	case errors.Is(err, store.ErrConflict):
 		WriteError(w, http.StatusConflict, "conflict", "the change conflicts with an existing directory")
 	default:
-		a.log.ErrorContext(r.Context(), op+" failed", "err", err)
-		WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+		writeInternal(w, r, a.log, op, err)
 	}
 }
 

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/scimd/scimd/store"
 )
 
 // errorBody is the JSON error shape of every non-SCIM endpoint:
@@ -30,6 +33,21 @@ type errorDetail struct {
 // client: never SQL, driver or Go error text.
 func WriteError(w http.ResponseWriter, status int, code, message string) {
 	WriteJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+}
+
+// writeInternal answers a failure the client cannot fix: 503 with
+// Retry-After when the database is unreachable (the request may be
+// retried), else a generic 500. Either way the cause goes to the log
+// only.
+func writeInternal(w http.ResponseWriter, r *http.Request, log *slog.Logger, op string, err error, attrs ...any) {
+	if errors.Is(err, store.ErrUnavailable) {
+		log.WarnContext(r.Context(), op+" failed: database unavailable", append(attrs, "err", err)...)
+		w.Header().Set("Retry-After", "5")
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry later")
+		return
+	}
+	log.ErrorContext(r.Context(), op+" failed", append(attrs, "err", err)...)
+	WriteError(w, http.StatusInternalServerError, "internal", "internal error")
 }
 
 // WriteJSON writes v as a JSON response with the given status.

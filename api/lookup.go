@@ -166,10 +166,9 @@ func (l *Lookup) credential(r *http.Request) (key *store.APIKey, reason string, 
 // checked.
 func plausibleID(id string) bool { return id != "" && len(id) <= 128 }
 
-// internal logs an unexpected failure and answers a generic 500.
+// internal answers an unexpected failure (writeInternal).
 func (l *Lookup) internal(w http.ResponseWriter, r *http.Request, op string, err error) {
-	l.log.ErrorContext(r.Context(), op+" failed", "err", err)
-	WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+	writeInternal(w, r, l.log, op, err)
 }
 
 // storeError answers a store failure of a read of what (a "contact", a

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/store/sqlite"
 )
 
 func TestLookupBadInput(t *testing.T) {
@@ -95,7 +94,7 @@ func (s *failingStore) GetGroup(context.Context, string, string) (store.Group, e
 
 func TestLookupStoreErrorsDoNotLeak(t *testing.T) {
 	fs := &failingStore{}
-	f := newLookupFixtureOn(t, func(db *sqlite.DB) store.Store { fs.Store = db; return fs })
+	f := newLookupFixtureOn(t, func(db store.Store) store.Store { fs.Store = db; return fs })
 	d := f.newDirectory("Failing", "")
 	paths := []string{"/contacts", "/contacts/" + unknownDirectory, "/lookup?phone=%2B14255550100", "/groups",
 		"/groups/" + unknownDirectory + "/contacts", "/contacts?group=" + unknownDirectory}

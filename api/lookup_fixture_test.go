@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +15,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/internal/teststore"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/store/sqlite"
 )
 
 // lookupFixture serves the admin, SCIM and lookup APIs on one router over
@@ -26,25 +25,22 @@ import (
 type lookupFixture struct {
 	t    *testing.T
 	url  string
-	db   *sqlite.DB
+	db   store.Store
 	logs *syncBuffer
 }
 
 func newLookupFixture(t *testing.T) *lookupFixture {
 	t.Helper()
-	return newLookupFixtureOn(t, func(db *sqlite.DB) store.Store { return db })
+	return newLookupFixtureOn(t, func(db store.Store) store.Store { return db })
 }
 
 // newLookupFixtureOn is newLookupFixture with the lookup API's store
 // wrapped (to inject failures).
-func newLookupFixtureOn(t *testing.T, wrap func(*sqlite.DB) store.Store) *lookupFixture {
+func newLookupFixtureOn(t *testing.T, wrap func(store.Store) store.Store) *lookupFixture {
 	t.Helper()
 	f := &lookupFixture{t: t, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	db, err := sqlite.OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "scimd.db"), sqlite.Options{Now: time.Now, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := teststore.Open(t, teststore.Options{Now: time.Now, Logger: logger})
 	f.db = db
 	r := mux.NewRouter()
 	api.NewAdmin(api.AdminConfig{Store: db, PublicURL: "https://scim.example.com",

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/store/sqlite"
 )
 
 // world is a directory with contacts from eight countries, provisioned
@@ -149,7 +148,7 @@ func (s *phoneLog) LookupPhone(ctx context.Context, dir, e164 string, v store.Vi
 // and the number as sent found nobody.
 func TestCallerIDAsSent(t *testing.T) {
 	log := &phoneLog{}
-	f := newLookupFixtureOn(t, func(db *sqlite.DB) store.Store { log.Store = db; return log })
+	f := newLookupFixtureOn(t, func(db store.Store) store.Store { log.Store = db; return log })
 	w := newWorld(t, f)
 	tests := []struct {
 		query string

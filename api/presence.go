@@ -194,8 +194,7 @@ func (a *Admin) presenceError(w http.ResponseWriter, r *http.Request, op, dirID 
 			"http_status", graphErr.Status, "graph_code", graphErr.Code)
 		WriteError(w, http.StatusBadGateway, "graph_error", scrub(graphErr.Error(), secrets))
 	default:
-		a.log.ErrorContext(r.Context(), op+" failed", "directory_id", dirID, "err", err)
-		WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+		writeInternal(w, r, a.log, op, err, "directory_id", dirID)
 	}
 }
 

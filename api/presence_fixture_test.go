@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,11 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/internal/teststore"
 	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/presence/fakegraph"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/store/sqlite"
 )
 
 // Secrets of the presence tests: distinctive, so that a leak into an
@@ -55,13 +54,13 @@ type presenceFixture struct {
 // service's Run has read the links, after which connections start their
 // pollers.
 type listSignal struct {
-	*sqlite.DB
+	store.Store
 	calls  atomic.Int32
 	ranRun chan struct{}
 }
 
 func (s *listSignal) ListPresenceLinks(ctx context.Context) ([]store.PresenceLink, error) {
-	ls, err := s.DB.ListPresenceLinks(ctx)
+	ls, err := s.Store.ListPresenceLinks(ctx)
 	if s.calls.Add(1) == 2 { // New reads them first, then Run
 		close(s.ranRun)
 	}
@@ -72,10 +71,7 @@ func newPresenceFixture(t *testing.T, opts presenceOptions) *presenceFixture {
 	t.Helper()
 	f := &lookupFixture{t: t, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	db, err := sqlite.OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "scimd.db"), sqlite.Options{Now: time.Now, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := teststore.Open(t, teststore.Options{Now: time.Now, Logger: logger})
 	f.db = db
 
 	graph := fakegraph.New(fakegraph.Config{ClientSecret: graphSecret})
@@ -91,7 +87,7 @@ func newPresenceFixture(t *testing.T, opts presenceOptions) *presenceFixture {
 		key = nil
 	}
 	pcfg := presence.Config{
-		Store:      &listSignal{DB: db, ranRun: make(chan struct{})},
+		Store:      &listSignal{Store: db, ranRun: make(chan struct{})},
 		Key:        key,
 		LoginURL:   gsrv.URL,
 		GraphURL:   gsrv.URL,
@@ -100,6 +96,7 @@ func newPresenceFixture(t *testing.T, opts presenceOptions) *presenceFixture {
 		Logger:     logger,
 		Registerer: prometheus.NewRegistry(),
 	}
+	pcfg.Shared, _ = db.(store.Shared) // PostgreSQL: the stream reads the store's record
 	if opts.serviceApp {
 		pcfg.AppClientID, pcfg.AppClientSecret = fakegraph.DefaultClientID, graphSecret
 	}

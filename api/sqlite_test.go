@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,8 +9,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/internal/teststore"
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/store/sqlite"
 	"github.com/scimd/scimd/store/storetest"
 )
 
@@ -23,26 +22,23 @@ var epoch = time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
 // temporary file. The store's clock starts at epoch once the store is
 // migrated (so that new migrations do not shift the times of goldens) and
 // advances a second per transaction; the API's clock is *now.
-func newSQLiteFixture(t *testing.T, now *time.Time) (*fixture, *sqlite.DB) {
+func newSQLiteFixture(t *testing.T, now *time.Time) (*fixture, store.Store) {
 	t.Helper()
-	return newFixtureOn(t, now, func(db *sqlite.DB) store.Store { return db })
+	return newFixtureOn(t, now, func(db store.Store) store.Store { return db })
 }
 
 // newFixtureOn is newSQLiteFixture with the store wrapped (to inject
 // failures).
-func newFixtureOn(t *testing.T, now *time.Time, wrap func(*sqlite.DB) store.Store) (*fixture, *sqlite.DB) {
+func newFixtureOn(t *testing.T, now *time.Time, wrap func(store.Store) store.Store) (*fixture, store.Store) {
 	t.Helper()
 	f := &fixture{logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var clock atomic.Pointer[storetest.Clock]
 	clock.Store(storetest.NewClock(epoch, 0))
-	db, err := sqlite.OpenAndMigrate(t.Context(), filepath.Join(t.TempDir(), "scimd.db"), sqlite.Options{
+	db := teststore.Open(t, teststore.Options{
 		Now:    func() time.Time { return clock.Load().Now() },
 		Logger: logger,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock.Store(storetest.NewClock(epoch, time.Second))
 	t.Cleanup(func() { _ = db.Close() })
 	r := mux.NewRouter()

@@ -17,7 +17,6 @@ import (
 
 	"github.com/scimd/scimd/api"
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/store/sqlite"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -27,7 +26,7 @@ const seededID = "0fcf6886-abc4-41a2-b0e9-def32ac0295c"
 // seedSyncLog fills a directory's sync log through the store's writes,
 // deterministically, with values that test CSV quoting and formula
 // neutralisation. Another directory gets events that must never show.
-func seedSyncLog(t *testing.T, db *sqlite.DB) store.Directory {
+func seedSyncLog(t *testing.T, db store.Store) store.Directory {
 	t.Helper()
 	ctx := t.Context()
 	must := func(err error) {
@@ -142,7 +141,7 @@ func TestSyncLogCSVGolden(t *testing.T) {
 // page aborts the response instead of ending it like a complete file.
 func TestSyncLogCSVFailsMidStream(t *testing.T) {
 	now := epoch
-	f, db := newFixtureOn(t, &now, func(db *sqlite.DB) store.Store { return &failingList{Store: db, okCalls: 1} })
+	f, db := newFixtureOn(t, &now, func(db store.Store) store.Store { return &failingList{Store: db, okCalls: 1} })
 	d := seedSyncLog(t, db)
 	api.SetCSVPageSize(t, 2)
 	defer func() {

@@ -96,9 +96,14 @@ var (
 
 // poller polls one directory until its context ends.
 type poller struct {
-	s      *Service
-	dir    string
-	link   store.PresenceLink
+	s    *Service
+	dir  string
+	link store.PresenceLink
+	// setup is link as the poller started with it: what an admin sets
+	// (credentials, consent), which the poller never changes. Another
+	// process's change to it restarts the poller (cluster.go).
+	setup  store.PresenceLink
+	leased time.Time // when start took the lease (before the poller ran)
 	cred   credential
 	gate   *tenantGate
 	log    *slog.Logger
@@ -476,7 +481,9 @@ func (p *poller) store(ctx context.Context, set []store.Presence, del []string) 
 		evs = append(evs, Event{ContactID: id})
 	}
 	p.s.metrics.changes.Add(float64(len(evs)))
-	p.s.hub.publish(p.dir, evs)
+	if p.s.shared == nil { // else every process streams them from the store's feed
+		p.s.hub.publish(p.dir, evs)
+	}
 }
 
 // save stores the poll outcome in the directory's link.

@@ -51,6 +51,16 @@ type Config struct {
 	Logger                       *slog.Logger
 	Registerer                   prometheus.Registerer // nil: no metrics
 	Now                          func() time.Time      // time.Now when nil
+	// Shared, when set, is the store's side shared with other scimd
+	// processes (store/postgres): each directory is then polled by the
+	// one process holding its lease, and the stream serves the changes
+	// any process recorded (cluster.go). Nil: this process polls every
+	// connected directory and streams what it polls.
+	Shared store.Shared
+	// LeaseTTL is how long a poller's lease outlives its holder's last
+	// renewal, so another process takes a dead one's directories over
+	// within about 1.3 of it; the Interval (at least a second) when zero.
+	LeaseTTL time.Duration
 }
 
 // Credentials connect a directory through the customer's own app
@@ -133,6 +143,11 @@ type Service struct {
 	runCtx  context.Context        // set by Run; nil before
 	wg      sync.WaitGroup
 
+	// Several processes (cluster.go).
+	shared   store.Shared
+	owner    string // this process as a lease owner
+	leaseTTL time.Duration
+
 	// views holds what the lookup API needs per directory without a query:
 	// its state and the end of its last complete cycle.
 	views sync.Map // directory id → view
@@ -186,15 +201,22 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "presence"),
-		hub:     newHub(4096),
-		graph:   &graphClient{hc: cfg.HTTPClient, base: cfg.GraphURL, now: cfg.Now},
-		metrics: newMetrics(cfg.Registerer),
-		pollers: map[string]*poller{},
-		gates:   map[string]*tenantGate{},
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = max(cfg.Interval, time.Second)
 	}
+	owner, _ := store.NewToken("")
+	s := &Service{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "presence"),
+		shared:   cfg.Shared,
+		owner:    owner,
+		leaseTTL: cfg.LeaseTTL,
+		graph:    &graphClient{hc: cfg.HTTPClient, base: cfg.GraphURL, now: cfg.Now},
+		metrics:  newMetrics(cfg.Registerer),
+		pollers:  map[string]*poller{},
+		gates:    map[string]*tenantGate{},
+	}
+	s.hub = newHub(4096, cfg.Shared, s.changeEvent)
 	s.tokens = &tokens{hc: cfg.HTTPClient, loginURL: cfg.LoginURL, now: cfg.Now, m: map[string]token{},
 		fetched: s.metrics.tokenRequests.Inc}
 	if len(cfg.Key) > 0 {
@@ -242,29 +264,61 @@ func (s *Service) Run(ctx context.Context) error {
 	for _, l := range links {
 		s.start(l)
 	}
+	var bg sync.WaitGroup
+	if s.shared != nil {
+		bg.Go(func() { s.coordinate(ctx) })
+		bg.Go(func() { s.follow(ctx) })
+	}
 	<-ctx.Done()
+	bg.Wait()
 	s.mu.Lock()
 	s.runCtx = nil
 	ps := s.pollers
 	s.pollers = map[string]*poller{}
 	s.mu.Unlock()
-	for _, p := range ps {
+	for dir, p := range ps {
 		p.cancel()
 		<-p.done
+		s.release(dir) // another process takes the directory over at once
 	}
 	s.hub.closeAll()
 	return nil
 }
 
-// start runs a poller for l if its state wants one and the service runs.
-func (s *Service) start(l store.PresenceLink) {
+// Polls reports whether this process polls the directory: with several
+// processes, whether it holds the directory's lease.
+func (s *Service) Polls(directoryID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pollers[directoryID] != nil
+}
+
+// wantsPoller reports whether a link's state is one a poller serves.
+func wantsPoller(l store.PresenceLink) bool {
 	switch l.State {
 	case store.PresenceConnected, store.PresenceNeedsAdmin:
+		return true
 	case store.PresenceNeedsConsent:
-		if l.TenantID == "" {
-			return // waiting for the admin-consent redirect
-		}
-	default:
+		return l.TenantID != "" // else waiting for the admin-consent redirect
+	}
+	return false
+}
+
+// start runs a poller for l if its state wants one, the service runs and,
+// with several processes, this one holds the directory's lease.
+func (s *Service) start(l store.PresenceLink) {
+	if !wantsPoller(l) {
+		return
+	}
+	s.mu.Lock()
+	runCtx := s.runCtx
+	running := runCtx != nil && s.pollers[l.DirectoryID] != nil
+	s.mu.Unlock()
+	if runCtx == nil || running {
+		return
+	}
+	leased := time.Now()
+	if !s.lease(runCtx, l.DirectoryID) {
 		return
 	}
 	s.mu.Lock()
@@ -279,7 +333,7 @@ func (s *Service) start(l store.PresenceLink) {
 	}
 	ctx, cancel := context.WithCancel(s.runCtx)
 	p := &poller{
-		s: s, dir: l.DirectoryID, link: l, cred: cred, gate: s.gate(l.TenantID, l.ClientID),
+		s: s, dir: l.DirectoryID, link: l, setup: l, leased: leased, cred: cred, gate: s.gate(l.TenantID, l.ClientID),
 		log: s.log.With("directory", l.DirectoryID), cancel: cancel, done: make(chan struct{}),
 	}
 	s.pollers[l.DirectoryID] = p
@@ -287,16 +341,27 @@ func (s *Service) start(l store.PresenceLink) {
 }
 
 // stop stops the directory's poller and waits for it: an in-flight batch
-// is cancelled and its result discarded.
+// is cancelled and its result discarded. With several processes it gives
+// up the directory's lease too.
 func (s *Service) stop(directoryID string) {
+	if s.halt(directoryID) {
+		s.release(directoryID)
+	}
+}
+
+// halt stops the directory's poller, if this process runs one, and
+// reports whether it did.
+func (s *Service) halt(directoryID string) bool {
 	s.mu.Lock()
 	p := s.pollers[directoryID]
 	delete(s.pollers, directoryID)
 	s.mu.Unlock()
-	if p != nil {
-		p.cancel()
-		<-p.done
+	if p == nil {
+		return false
 	}
+	p.cancel()
+	<-p.done
+	return true
 }
 
 func (s *Service) gate(tenant, clientID string) *tenantGate {

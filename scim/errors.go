@@ -59,12 +59,19 @@ func writeError(w http.ResponseWriter, e *Error) {
 	h.Set("Content-Type", contentType)
 	h.Del("Etag")
 	h.Del("Location")
-	if e.Status == http.StatusUnauthorized {
+	switch e.Status {
+	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="scimd"`)
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", retryAfterUnavailable) // Entra honours it
 	}
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)
 }
+
+// retryAfterUnavailable is the Retry-After of a 503: about how long a
+// database restart or failover takes.
+const retryAfterUnavailable = "5"
 
 // toSCIMError maps any error from the layers below to what the client
 // sees: this is the one table from store sentinels to SCIM statuses.
@@ -88,6 +95,9 @@ func (s *Server) toSCIMError(r *http.Request, err error) *Error {
 		return errorf(http.StatusBadRequest, "invalidFilter", "%s", sentinelDetail(err, store.ErrInvalidFilter))
 	case errors.Is(err, store.ErrInvalidMember):
 		return invalidValue("%s", sentinelDetail(err, store.ErrInvalidMember))
+	case errors.Is(err, store.ErrUnavailable):
+		s.log.WarnContext(r.Context(), "scim request failed: database unavailable", slog.String("method", r.Method), slog.Any("error", err))
+		return errorf(http.StatusServiceUnavailable, "", "the directory database is unavailable; nothing was changed, retry later")
 	}
 	s.log.ErrorContext(r.Context(), "scim request failed", slog.String("method", r.Method), slog.Any("error", err))
 	return errorf(http.StatusInternalServerError, "", "internal error; the server log has the details")

@@ -7,20 +7,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
+	"github.com/scimd/scimd/internal/teststore"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
-	"github.com/scimd/scimd/store/sqlite"
 )
 
 // testServer is scimd's SCIM layer over real HTTP on loopback, backed by a
-// real SQLite file.
+// real store: a SQLite file, then a PostgreSQL schema (main_test.go).
 type testServer struct {
 	t      *testing.T
 	srv    *httptest.Server
@@ -34,14 +33,7 @@ type testServer struct {
 
 func newTestServer(t *testing.T, opts ...func(*scim.Config)) *testServer {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "scimd.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := teststore.Open(t, teststore.Options{})
 
 	logs := &bytes.Buffer{}
 	r := mux.NewRouter()

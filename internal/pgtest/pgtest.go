@@ -44,12 +44,43 @@ var schemas atomic.Int64
 // Main runs the package's tests and drops the run's database afterwards.
 func Main(m *testing.M) {
 	code := m.Run()
+	os.Exit(finish(code))
+}
+
+func finish(code int) int {
 	if run.name != "" {
 		if err := dropDatabase(run.name); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: drop database %s: %v\n", run.name, err)
 		}
 	}
-	os.Exit(code)
+	return code
+}
+
+var onPostgres bool
+
+// OnPostgres reports whether the tests run on PostgreSQL (the second pass
+// of MainBackends); fixtures open their store accordingly.
+func OnPostgres() bool { return onPostgres }
+
+// MainBackends runs the package's tests twice: on SQLite, then on
+// PostgreSQL, so that every HTTP test covers both backends. Without a
+// server the second pass is skipped (failed if Required).
+func MainBackends(m *testing.M) {
+	code := m.Run()
+	if err := create(); err != nil {
+		if Required() {
+			fmt.Fprintf(os.Stderr, "pgtest: PostgreSQL at %s is required (SCIMD_TEST_POSTGRES=require): %v\n", redact(serverURL()), err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "pgtest: no PostgreSQL at %s, tests ran on SQLite only: %v\n", redact(serverURL()), err)
+		os.Exit(code)
+	}
+	fmt.Fprintln(os.Stderr, "pgtest: running the tests again on PostgreSQL")
+	onPostgres = true
+	if c := m.Run(); c != 0 {
+		code = c
+	}
+	os.Exit(finish(code))
 }
 
 func serverURL() string {
@@ -66,6 +97,17 @@ func Required() bool { return os.Getenv("SCIMD_TEST_POSTGRES") == "require" }
 // use; it skips (or fails, see Required) the test if no server answers.
 func Database(t testing.TB) string {
 	t.Helper()
+	if err := create(); err != nil {
+		if Required() {
+			t.Fatalf("pgtest: PostgreSQL at %s is required (SCIMD_TEST_POSTGRES=require): %v", redact(serverURL()), err)
+		}
+		t.Skipf("pgtest: no PostgreSQL at %s (set SCIMD_TEST_DATABASE_URL): %v", redact(serverURL()), err)
+	}
+	return run.url
+}
+
+// create creates the run's database once.
+func create() error {
 	run.once.Do(func() {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
@@ -96,13 +138,7 @@ func Database(t testing.TB) string {
 			run.err = err
 		}
 	})
-	if run.err != nil || run.url == "" {
-		if Required() {
-			t.Fatalf("pgtest: PostgreSQL at %s is required (SCIMD_TEST_POSTGRES=require): %v", redact(serverURL()), run.err)
-		}
-		t.Skipf("pgtest: no PostgreSQL at %s (set SCIMD_TEST_DATABASE_URL): %v", redact(serverURL()), run.err)
-	}
-	return run.url
+	return run.err
 }
 
 // URL returns the URL of a new, empty schema of the run's database, used

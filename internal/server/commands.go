@@ -12,20 +12,20 @@ import (
 
 // runMigrate applies pending migrations and prints how many ran.
 func runMigrate(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error {
-	db, err := openDB(ctx, cfg.DB, log)
+	db, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	applied, err := migrate(ctx, db, cfg.DB)
+	applied, err := migrate(ctx, db, cfg)
 	if err != nil {
 		return err
 	}
 	current, _, err := db.SchemaVersion(ctx)
 	if err != nil {
-		return fmt.Errorf("read schema version of %s: %w", cfg.DB, err)
+		return fmt.Errorf("read schema version of %s: %w", cfg.storeName(), err)
 	}
-	_, err = fmt.Fprintf(out, "applied %d migrations; %s is at schema version %d\n", applied, cfg.DB, current)
+	_, err = fmt.Fprintf(out, "applied %d migrations; %s is at schema version %d\n", applied, cfg.storeName(), current)
 	return err
 }
 

@@ -24,8 +24,12 @@ import (
 // environment first and then from flags that mirror it, and passed on as
 // values.
 type Config struct {
-	Addr            string        // listen address
-	DB              string        // SQLite file path
+	Addr string // listen address
+	DB   string // SQLite file path
+	// DatabaseURL, when set, selects PostgreSQL (a postgres:// or
+	// postgresql:// URL) instead of the SQLite file; it may hold a
+	// password, so it is logged redacted.
+	DatabaseURL     string
 	PublicURL       string        // external base URL, no trailing slash
 	AdminToken      string        // secret; "" means use or generate the stored one
 	SecretKey       []byte        // secret; 32 bytes or nil
@@ -77,6 +81,8 @@ func settings() []setting {
 			set: func(c *Config, v string) error { c.Addr = v; return nil }},
 		{env: "SCIMD_DB", flag: "db", def: "scimd.db", usage: "SQLite database file",
 			set: func(c *Config, v string) error { c.DB = v; return nil }},
+		{env: "SCIMD_DATABASE_URL", flag: "database-url", file: true, usage: "PostgreSQL URL (postgres://...); selects PostgreSQL instead of SCIMD_DB, for several replicas",
+			set: func(c *Config, v string) error { c.DatabaseURL = strings.TrimSpace(v); return nil }},
 		{env: "SCIMD_PUBLIC_URL", flag: "public-url", def: "http://localhost:8080", usage: "external base URL used to build SCIM base URLs",
 			set: func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return nil }},
 		{env: "SCIMD_ADMIN_TOKEN", flag: "admin-token", file: true, usage: "admin API bearer token (default: generated on first start, stored hashed)",
@@ -205,10 +211,21 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 			errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
 		}
 	}
+	if c.DatabaseURL != "" && dbGiven(fs, getenv) {
+		errs = append(errs, errors.New("SCIMD_DB and SCIMD_DATABASE_URL are both set: set SCIMD_DATABASE_URL for PostgreSQL or SCIMD_DB for SQLite, not both"))
+	}
 	if err := c.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return c, fs.Args(), errors.Join(errs...)
+}
+
+// dbGiven reports whether the SQLite file was chosen explicitly, by
+// SCIMD_DB or -db, rather than left at its default.
+func dbGiven(fs *flag.FlagSet, getenv func(string) string) bool {
+	_, given := lookup(getenv, "SCIMD_DB")
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "db" })
+	return given
 }
 
 // lookup treats an empty variable as unset, as shells make it easy to
@@ -228,8 +245,12 @@ func (c Config) Validate() error {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		add("SCIMD_ADDR: %q has an invalid port", c.Addr)
 	}
-	if c.DB == "" {
+	if c.DB == "" && c.DatabaseURL == "" {
 		add("SCIMD_DB: must not be empty")
+	}
+	if c.DatabaseURL != "" && !postgresURL(c.DatabaseURL) {
+		// Never quote the value: it may hold a password.
+		add("SCIMD_DATABASE_URL: not a postgres:// or postgresql:// URL with a host (for example postgres://scimd@db.example.com:5432/scimd)")
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
@@ -282,7 +303,7 @@ func (c Config) Validate() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
-		slog.String("db", c.DB),
+		slog.String("db", c.storeName()),
 		slog.String("public_url", c.PublicURL),
 		slog.String("admin_token", redacted(c.AdminToken != "")),
 		slog.String("secret_key", redacted(c.SecretKey != nil)),
@@ -297,6 +318,40 @@ func (c Config) LogValue() slog.Value {
 		slog.String("presence_client_id", c.PresenceClientID),
 		slog.String("presence_client_secret", redacted(c.PresenceClientSecret != "")),
 	)
+}
+
+// postgresURL reports whether s is a URL that selects PostgreSQL.
+func postgresURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && (u.Host != "" || u.Query().Has("host"))
+}
+
+// storeName names the database for logs and messages: the SQLite path,
+// or the PostgreSQL URL without its password.
+func (c Config) storeName() string {
+	if c.DatabaseURL == "" {
+		return c.DB
+	}
+	return redactURL(c.DatabaseURL)
+}
+
+// redactURL hides a URL's password, in its user part or its query.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "redacted")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // baseURL reports whether s is an absolute http(s) URL that paths can be

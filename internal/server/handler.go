@@ -61,7 +61,7 @@ func NewHandler(d handlerDeps) http.Handler {
 	// a subrouter's own fallback handlers), so the chain wraps the whole
 	// router and every request passes through it; captureRoute tells it
 	// the route. Outermost first.
-	chain := []mux.MiddlewareFunc{trackRoute, requestID, o.accessLog, o.observeMetrics, o.recoverPanics}
+	chain := []mux.MiddlewareFunc{trackRoute, requestID, o.accessLog, o.observeMetrics, o.recoverPanics, boundRequests}
 	var h http.Handler = r
 	for i := len(chain) - 1; i >= 0; i-- {
 		h = chain[i](h)

@@ -52,6 +52,10 @@ type testOptions struct {
 	extraRoutes   func(*mux.Router)
 	syncLogPruned func(deleted int64, err error)
 	db            string // reuse a database file; default: a new one
+	// databaseURL runs the server on PostgreSQL (pgtest.URL) instead.
+	databaseURL string
+	// leaseTTL is the presence pollers' lease, see Main.
+	leaseTTL time.Duration
 	// Presence test hooks, see Main.
 	presenceInterval, streamHeartbeat, writeTimeout time.Duration
 }
@@ -78,6 +82,9 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 	if opts.db != "" {
 		cfg.DB = opts.db
 	}
+	if opts.databaseURL != "" {
+		cfg.DB, cfg.DatabaseURL = "", opts.databaseURL
+	}
 	if opts.config != nil {
 		opts.config(&cfg)
 	}
@@ -94,6 +101,7 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 		presenceInterval: opts.presenceInterval,
 		streamHeartbeat:  opts.streamHeartbeat,
 		writeTimeout:     opts.writeTimeout,
+		leaseTTL:         opts.leaseTTL,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -221,11 +229,13 @@ const annArcher = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"us
 	"name":{"givenName":"Ann","familyName":"Archer"},"phoneNumbers":[{"type":"work","value":"+442071838750"}]}`
 
 // createSCIMUser creates a user in directory d through its SCIM
-// endpoint, as Entra does.
-func (s *testServer) createSCIMUser(d directoryJSON, user string) {
+// endpoint, as Entra does, and returns its id.
+func (s *testServer) createSCIMUser(d directoryJSON, user string) string {
 	s.t.Helper()
-	if r := s.doHeader(http.MethodPost, "/scim/v2/"+d.ID+"/Users", user, map[string]string{
-		"Authorization": bearer(d.SCIMToken), "Content-Type": "application/scim+json"}); r.status != http.StatusCreated {
+	r := s.doHeader(http.MethodPost, "/scim/v2/"+d.ID+"/Users", user, map[string]string{
+		"Authorization": bearer(d.SCIMToken), "Content-Type": "application/scim+json"})
+	if r.status != http.StatusCreated {
 		s.t.Fatalf("SCIM create: %d %s", r.status, r.body)
 	}
+	return decodeJSON[struct{ ID string }](s.t, r).ID
 }

@@ -176,7 +176,7 @@ func createBenchKey(b *testing.B, base, dirID string) string {
 // sample counts the directory's contacts and collects the phone numbers
 // and search terms of every sampleEvery-th one, so that the sample spans
 // the whole directory.
-func (s *lookupBench) sample(b *testing.B, db *sqlite.DB, dirID string) {
+func (s *lookupBench) sample(b *testing.B, db store.Store, dirID string) {
 	const sampleEvery = 50
 	for cursor := ""; ; {
 		recs, next, err := db.SearchContacts(b.Context(), dirID, store.ContactQuery{Limit: 1000, After: cursor})

@@ -247,3 +247,21 @@ func (w *statusWriter) Status() int {
 	}
 	return w.status
 }
+
+// requestTimeout bounds how long a request may wait on the store: a
+// database that stops answering (a network partition, a frozen server)
+// turns into a 503 instead of a request that hangs. Streams and CSV
+// exports run longer by design and manage their own deadlines.
+var requestTimeout = 30 * time.Second
+
+func boundRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasSuffix(p, "/stream") || strings.HasSuffix(p, ".csv") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/scimd/scimd/store"
 )
 
 // pruneInterval is how often the sync log is pruned after the prune at
@@ -16,10 +18,25 @@ type syncPruner interface {
 	PruneSyncEvents(ctx context.Context, before time.Time) (int64, error)
 }
 
+// presenceChangeRetention is how long a shared store keeps recorded
+// presence changes: how long a stream client may be away and still
+// resume where it left off.
+const presenceChangeRetention = time.Hour
+
+// pruneLease is the lease of the prune job: with several processes on a
+// shared store, the one that takes it prunes, the others skip that hour.
+const pruneLease = "job:prune"
+
 // syncLogPruner deletes sync events older than the retention: at start,
 // then every pruneInterval, until its context ends.
 type syncLogPruner struct {
-	store     syncPruner
+	store syncPruner
+	// shared, when set, makes the prune a job of one process at a time,
+	// which also prunes recorded presence changes and finishes directory
+	// deletes another process left behind; owner names this process.
+	shared    store.Shared
+	owner     string
+	resume    func(context.Context) (int, error)
 	retention time.Duration
 	now       func() time.Time
 	log       *slog.Logger
@@ -49,6 +66,15 @@ func (p *syncLogPruner) run(ctx context.Context) error {
 }
 
 func (p *syncLogPruner) prune(ctx context.Context) {
+	if p.shared != nil {
+		// A lease a little shorter than the interval: one process an hour.
+		ok, err := p.shared.TryLease(ctx, pruneLease, p.owner, pruneInterval*9/10)
+		if err != nil || !ok {
+			p.log.DebugContext(ctx, "sync log prune left to another process", "err", err)
+			return
+		}
+		p.sharedJobs(ctx)
+	}
 	before := p.now().Add(-p.retention).UTC()
 	n, err := p.store.PruneSyncEvents(ctx, before)
 	switch {
@@ -63,5 +89,22 @@ func (p *syncLogPruner) prune(ctx context.Context) {
 	}
 	if p.pruned != nil {
 		p.pruned(n, err)
+	}
+}
+
+// sharedJobs are the hourly jobs of a shared store besides the sync log.
+func (p *syncLogPruner) sharedJobs(ctx context.Context) {
+	if n, err := p.shared.PrunePresenceChanges(ctx, p.now().Add(-presenceChangeRetention)); err != nil && ctx.Err() == nil {
+		p.log.ErrorContext(ctx, "presence change prune failed", "err", err)
+	} else if n > 0 {
+		p.log.InfoContext(ctx, "presence changes pruned", "deleted", n)
+	}
+	if p.resume == nil {
+		return
+	}
+	if n, err := p.resume(ctx); err != nil && ctx.Err() == nil {
+		p.log.ErrorContext(ctx, "resuming directory deletes failed", "err", err)
+	} else if n > 0 {
+		p.log.InfoContext(ctx, "resumed directory deletes", "directories", n)
 	}
 }

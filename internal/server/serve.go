@@ -19,7 +19,7 @@ import (
 	"github.com/scimd/scimd/api"
 	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/scim"
-	"github.com/scimd/scimd/store/sqlite"
+	"github.com/scimd/scimd/store"
 )
 
 // Main is the server process: Open prepares everything that can fail
@@ -32,7 +32,8 @@ type Main struct {
 	// a log, which must not hold secrets.
 	Stdout io.Writer
 
-	db        *sqlite.DB
+	db        backend
+	shared    store.Shared // db, when several processes share it
 	ln        net.Listener
 	server    *http.Server
 	presence  *presence.Service
@@ -49,6 +50,8 @@ type Main struct {
 	writeTimeout time.Duration
 	// syncLogPruned is a test hook, see syncLogPruner.
 	syncLogPruned func(deleted int64, err error)
+	// leaseTTL, when set, is the presence pollers' lease (tests).
+	leaseTTL time.Duration
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -74,6 +77,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 
 	mtr := newMetrics()
+	m.shared, _ = db.(store.Shared)
 	interval := m.Config.PresenceInterval
 	if m.presenceInterval > 0 {
 		interval = m.presenceInterval
@@ -89,6 +93,8 @@ func (m *Main) Open(ctx context.Context) error {
 		PublicURL:       m.Config.PublicURL,
 		Logger:          log,
 		Registerer:      mtr.registerer(),
+		Shared:          m.shared,
+		LeaseTTL:        m.leaseTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("start presence: %w", err)
@@ -183,8 +189,12 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	owner, _ := store.NewToken("")
 	pruner := &syncLogPruner{
 		store:     m.db,
+		shared:    m.shared,
+		owner:     owner,
+		resume:    m.db.ResumeDeletes,
 		retention: m.Config.SyncLogRetention,
 		now:       time.Now,
 		log:       m.Logger.With("component", "sync_log_pruner"),
@@ -251,45 +261,18 @@ func (m *Main) Close() error {
 
 // openStore opens the database and brings its schema up to date. A schema
 // newer than this binary is refused: running old code on it could lose data.
-func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*sqlite.DB, error) {
-	db, err := openDB(ctx, cfg.DB, log)
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (backend, error) {
+	db, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	applied, err := migrate(ctx, db, cfg.DB)
+	applied, err := migrate(ctx, db, cfg)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	if applied > 0 {
-		log.Info("applied database migrations", "count", applied, "db", cfg.DB)
+		log.Info("applied database migrations", "count", applied, "db", cfg.storeName())
 	}
 	return db, nil
-}
-
-func openDB(ctx context.Context, path string, log *slog.Logger) (*sqlite.DB, error) {
-	db, err := sqlite.Open(ctx, path, sqlite.Options{Now: time.Now, Logger: log, PhoneIndexBytes: ownLimit.grow})
-	if errors.Is(err, sqlite.ErrSchemaTooNew) {
-		return nil, tooNewError(path, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	return db, nil
-}
-
-// migrate applies pending migrations and returns how many ran.
-func migrate(ctx context.Context, db *sqlite.DB, path string) (int, error) {
-	applied, err := db.Migrate(ctx)
-	if errors.Is(err, sqlite.ErrSchemaTooNew) {
-		return 0, tooNewError(path, err)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("migrate %s: %w", path, err)
-	}
-	return applied, nil
-}
-
-func tooNewError(path string, err error) error {
-	return fmt.Errorf("database %s was written by a newer scimd; run that version, or restore a backup made for this one: %w", path, err)
 }

@@ -36,8 +36,11 @@ func classify(err error) error {
 // unavailable reports errors that mean the server cannot be reached or is
 // going away, as opposed to an error in a statement.
 func unavailable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false // the caller's own deadline or departure
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false // the caller went away
+	case errors.Is(err, context.DeadlineExceeded):
+		return true // the request's time ran out waiting for the database
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

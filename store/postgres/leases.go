@@ -11,6 +11,10 @@ import (
 // Leases (store.Shared): a row per lease, its expiry by the database's
 // clock, so that the replicas' clocks never decide who holds what.
 
+// owner is this DB's name as a lease owner, for the jobs the store runs
+// itself (a directory's purge).
+func (db *DB) owner() string { return db.self }
+
 // TryLease takes the lease for owner unless another owner holds it
 // unexpired, or extends it if owner holds it.
 func (db *DB) TryLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {

@@ -56,6 +56,10 @@ type DB struct {
 	keys cache.Rows[store.APIKey]    // by hash
 	// listen follows the other replicas' changes (notify.go).
 	listen *listener
+	// self names this process as a lease owner: random, so that a
+	// restarted replica never mistakes its predecessor's leases for its
+	// own.
+	self string
 }
 
 var _ store.Store = (*DB)(nil)
@@ -93,7 +97,8 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", classify(err))
 	}
-	db := &DB{pool: pool, now: opts.Now, log: opts.Logger.With("component", "store")}
+	self, _ := store.NewToken("")
+	db := &DB{pool: pool, now: opts.Now, log: opts.Logger.With("component", "store"), self: self}
 	cur, known, err := db.SchemaVersion(ctx)
 	if err == nil && cur > known {
 		err = fmt.Errorf("postgres: database schema version %d, this binary knows up to %d: %w", cur, known, ErrSchemaTooNew)

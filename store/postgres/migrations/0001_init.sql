@@ -86,6 +86,35 @@ CREATE TABLE group_members (
 );
 CREATE INDEX group_members_user ON group_members (directory_id, user_id);
 
+-- SCIM filters (filter.go) read documents and dateTimes through these, so
+-- that no stored value can fail a query: a document jsonb cannot read
+-- (the write path refuses them) has no attributes, and text that is not
+-- an RFC 3339 dateTime (no offset means UTC, as SQLite reads it) is no
+-- instant.
+CREATE FUNCTION scim_doc(doc text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    RETURN doc::jsonb;
+EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION scim_time(s text) RETURNS timestamptz
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    IF s !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?$' THEN
+        RETURN NULL;
+    END IF;
+    IF s ~ '([Zz]|[+-][0-9]{2}:[0-9]{2})$' THEN
+        RETURN s::timestamptz;
+    END IF;
+    RETURN s::timestamp AT TIME ZONE 'UTC';
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END
+$$;
+
 -- One row per phone number of a contact, keyed by its E.164 form:
 -- caller-ID is an index lookup; phone search ("contains these digits")
 -- uses the trigram index.
