@@ -15,15 +15,21 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// contactSelect reads ContactRecords with their group names, presence,
-// sort names and domains, so that one query answers a lookup. Callers
-// add the conditions, after u.directory_id = $1 AND u.active.
-const contactSelect = `SELECT u.id, u.user_name, u.active, u.contact, u.version, u.last_modified,
+// contactColumns read ContactRecords with their group names, presence,
+// sort names and domains, from users u and contactJoin, so that one query
+// answers a lookup.
+const contactColumns = `u.id, u.user_name, u.active, u.contact, u.version, u.last_modified,
 	u.sort_name, u.email_domain, u.login_domain,
 	ARRAY(SELECT g.display_name FROM group_members m JOIN groups g ON g.directory_id = m.directory_id AND g.id = m.group_id
 		WHERE m.directory_id = u.directory_id AND m.user_id = u.id),
-	p.availability, p.activity, p.observed_at
-FROM users u LEFT JOIN presence p ON p.directory_id = u.directory_id AND p.user_id = u.id
+	p.availability, p.activity, p.observed_at`
+
+const contactJoin = `LEFT JOIN presence p ON p.directory_id = u.directory_id AND p.user_id = u.id`
+
+// contactSelect selects the directory's ($1) active contacts; callers add
+// conditions.
+const contactSelect = `SELECT ` + contactColumns + `
+FROM users u ` + contactJoin + `
 WHERE u.directory_id = $1 AND u.active`
 
 const (
@@ -76,7 +82,7 @@ func (db *DB) pointRead(ctx context.Context, query string, v store.Visibility, d
 	return out, nil
 }
 
-// contactRow is what contactSelect holds beside the record: the sort
+// contactRow is what contactColumns hold beside the record: the sort
 // name (a cursor holds it) and the domains (visibility).
 type contactRow struct{ sortName, emailDomain, loginDomain string }
 
@@ -86,7 +92,7 @@ type sortedContact struct {
 	sortName string
 }
 
-// queryContacts runs a contactSelect query and returns the records that
+// queryContacts runs a query of contactColumns and returns the records that
 // keep accepts, in the query's order.
 func queryContacts(ctx context.Context, q querier, query string, args []any, keep func(store.ContactRecord, contactRow) bool) ([]sortedContact, error) {
 	rows, err := q.Query(ctx, query, args...)
@@ -107,7 +113,7 @@ func queryContacts(ctx context.Context, q querier, query string, args []any, kee
 	return recs, wrap("read contacts", rows.Err())
 }
 
-// scanContact reads a row of contactSelect.
+// scanContact reads a row of contactColumns.
 func scanContact(row pgx.Row) (store.ContactRecord, contactRow, error) {
 	var rec store.ContactRecord
 	var cr contactRow

@@ -32,7 +32,7 @@ func seedUsers(tb testing.TB, db *DB, us []store.User) {
 			words = append(words, []any{u.DirectoryID, w, k.SortName, u.ID})
 		}
 		for _, p := range k.Phones {
-			phones = append(phones, []any{u.DirectoryID, u.ID, p.E164, p.Type})
+			phones = append(phones, []any{u.DirectoryID, u.ID, p.E164, p.Type, k.SortName})
 		}
 	}
 	dirs := map[string]bool{}
@@ -53,7 +53,7 @@ func seedUsers(tb testing.TB, db *DB, us []store.User) {
 		{"users", []string{"directory_id", "id", "user_name", "display_name", "active", "doc", "contact",
 			"version", "created", "last_modified", "sort_name", "email_domain", "login_domain"}, users},
 		{"user_words", []string{"directory_id", "word", "sort_name", "user_id"}, words},
-		{"user_phones", []string{"directory_id", "user_id", "e164", "type"}, phones},
+		{"user_phones", []string{"directory_id", "user_id", "e164", "type", "sort_name"}, phones},
 	} {
 		if _, err := db.pool.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
 			tb.Fatalf("copy %s: %v", c.table, err)
@@ -86,10 +86,10 @@ func TestWriteKeys(t *testing.T) {
 			want = append(want, w+" "+k.SortName)
 		}
 		for _, p := range k.Phones {
-			want = append(want, p.E164+" "+p.Type)
+			want = append(want, p.E164+" "+p.Type+" "+k.SortName)
 		}
 		rows, _ := db.pool.Query(ctx, `SELECT word || ' ' || sort_name FROM user_words WHERE user_id = $1
-			UNION ALL SELECT e164 || ' ' || type FROM user_phones WHERE user_id = $1`, u.ID)
+			UNION ALL SELECT e164 || ' ' || type || ' ' || sort_name FROM user_phones WHERE user_id = $1`, u.ID)
 		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			t.Fatal(err)

@@ -123,7 +123,7 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 			return err
 		}
 		tag, err = tx.Exec(ctx, `DELETE FROM presence_links WHERE directory_id = $1`, id)
-		if err != nil || tag.RowsAffected() == 0 {
+		if err != nil || tag.RowsAffected() == 0 { // no link: nothing to announce
 			return wrap("delete directory", err)
 		}
 		return notify(ctx, tx, store.Change{Kind: store.ChangePresenceLink, DirectoryID: id})

@@ -495,7 +495,7 @@ func (c *compiler) compareJSON(v string, cmp store.Compare) error {
 			return fmt.Errorf("%s: %s does not apply to a number", name, cmp.Op)
 		}
 		if math.IsNaN(x) { // SQLite binds NaN as NULL: nothing compares
-			c.w("FALSE")
+			c.w("(jsonb_typeof(", v, ") = 'number' AND FALSE)")
 			return nil
 		}
 		c.w("(CASE WHEN jsonb_typeof(", v, ") = 'number' THEN (", v, ")::numeric END", op, c.param(x, "numeric"), ")")

@@ -11,7 +11,8 @@ import (
 // (store.KeysOf): the sort name and domains are users columns, the words
 // that text search matches by prefix are user_words rows (each with the
 // sort name, so that a word's contacts come in contact order), and the
-// phones caller-ID matches are user_phones rows. User writes keep them in
+// phones caller-ID matches are user_phones rows (with the sort name too,
+// for digit searches). User writes keep them in
 // the same transaction. Lists go as arrays, so the SQL text is constant
 // whatever the number of rows.
 
@@ -20,13 +21,14 @@ const (
 	insertKeys = `WITH w AS (
 			INSERT INTO user_words (directory_id, word, sort_name, user_id)
 			SELECT $1, word, $3, $2 FROM unnest($4::text[]) AS n(word))
-		INSERT INTO user_phones (directory_id, user_id, e164, type)
-		SELECT $1, $2, e164, type FROM unnest($5::text[], $6::text[]) AS n(e164, type)`
+		INSERT INTO user_phones (directory_id, user_id, e164, type, sort_name)
+		SELECT $1, $2, e164, type, $3 FROM unnest($5::text[], $6::text[]) AS n(e164, type)`
 	// updateKeys makes a user's words those of $4 with sort name $3, and
-	// its phones those of $5 and $6, in one statement: for each table it
-	// deletes the rows that are not wanted and inserts the wanted ones
-	// not there. No row is both deleted and inserted, which one statement
-	// could not order; rows that stay are not touched.
+	// its phones those of $5 and $6 with that sort name, in one
+	// statement: for each table it deletes the rows that are not wanted
+	// and writes the wanted ones that are not there. No row is both
+	// deleted and written, which one statement could not order; rows
+	// that stay the same are not touched.
 	updateKeys = `WITH dw AS (
 			DELETE FROM user_words WHERE directory_id = $1 AND user_id = $2
 			AND (sort_name <> $3 OR word <> ALL ($4::text[]))),
@@ -37,9 +39,10 @@ const (
 		dp AS (
 			DELETE FROM user_phones WHERE directory_id = $1 AND user_id = $2
 			AND (e164, type) NOT IN (SELECT * FROM unnest($5::text[], $6::text[])))
-		INSERT INTO user_phones (directory_id, user_id, e164, type)
-		SELECT $1, $2, e164, type FROM unnest($5::text[], $6::text[]) AS n(e164, type)
-		ON CONFLICT DO NOTHING`
+		INSERT INTO user_phones AS p (directory_id, user_id, e164, type, sort_name)
+		SELECT $1, $2, e164, type, $3 FROM unnest($5::text[], $6::text[]) AS n(e164, type)
+		ON CONFLICT (directory_id, e164, user_id, type) DO UPDATE SET sort_name = excluded.sort_name
+		WHERE p.sort_name <> excluded.sort_name`
 )
 
 // writeKeys writes u's derived lookup rows (words, phones) within tx: all

@@ -30,12 +30,23 @@ var resyncEvery = 30 * time.Second
 
 // notify sends c to every replica when tx commits.
 func notify(ctx context.Context, tx *tx, c store.Change) error {
-	payload := string(c.Kind) + " " + c.DirectoryID
-	if c.Seq != 0 {
-		payload += " " + strconv.FormatInt(c.Seq, 10)
-	}
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, payload)
+	_, err := tx.Exec(ctx, notifySQL, channel, payload(c))
 	return wrap("notify", err)
+}
+
+// queueNotify is notify as a statement of a batch, saving its round trip.
+func queueNotify(b *pgx.Batch, c store.Change) {
+	b.Queue(notifySQL, channel, payload(c))
+}
+
+const notifySQL = `SELECT pg_notify($1, $2)`
+
+func payload(c store.Change) string {
+	p := string(c.Kind) + " " + c.DirectoryID
+	if c.Seq != 0 {
+		p += " " + strconv.FormatInt(c.Seq, 10)
+	}
+	return p
 }
 
 func parseChange(payload string) (store.Change, bool) {

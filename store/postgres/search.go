@@ -13,33 +13,23 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// sqlSearch is a contact query being built: conditions on users u joined
-// by AND, and their arguments, $1 being the directory id. Every value is
-// a parameter; the SQL text is this package's constants.
-type sqlSearch struct {
-	conds []string
-	args  []any
-}
-
-// arg adds a parameter and returns its placeholder.
-func (s *sqlSearch) arg(v any) string {
-	s.args = append(s.args, v)
-	return "$" + strconv.Itoa(len(s.args))
-}
-
-func (s *sqlSearch) add(cond string) { s.conds = append(s.conds, cond) }
-
 // SearchContacts returns a page of the directory's visible contacts
 // matching q, ordered by (sort_name, id), and the cursor of the next page.
 //
-// It is one query: the page after the cursor of the active contacts that
-// pass every condition, each filter and rule a semi-join (or anti-join)
-// whose order PostgreSQL's planner chooses from its statistics: a rare
-// word or number leads, its few matches read then sorted; a broad one
-// lets the walk of users_sort lead, filling the page quickly. The query
-// is planned for its parameters' values each time (an unnamed statement,
-// not the generic plan of a prepared one), since the best plan depends on
-// them.
+// A page is one query, of one of two shapes. A text, or three digits or
+// more, leads: the contacts its words (or numbers) select are sorted,
+// then read in order and checked against the other conditions until the
+// page is full. That costs the matches' sort however many they are, but
+// never more. Other searches walk users_sort from the cursor, checking
+// each contact: quick when matches are many, and left to the planner,
+// which may lead with a small group's members instead. A text never
+// walks: its matches may all sort together far from the cursor (the
+// contacts of a given name do), which a walk would reach only after
+// checking every contact before them, and which the planner cannot know.
+//
+// Each query is planned for its parameters' values (an unnamed statement,
+// never a prepared statement's generic plan): which word or group leads
+// a join depends on how many rows they select.
 func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.ContactQuery) ([]store.ContactRecord, string, error) {
 	if q.Limit <= 0 {
 		return nil, "", nil
@@ -69,6 +59,26 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	return out, next, nil
 }
 
+// sqlSearch is a contact query being built: a lead query, and conditions
+// on users u joined by AND, with their arguments, $1 being the directory
+// id. Every value is a parameter; the SQL text is this package's
+// constants.
+type sqlSearch struct {
+	// lead, when set, selects the (sort_name, user_id) of a superset of
+	// the matches, ids maybe repeated: the text's or the digits'.
+	lead  string
+	conds []string
+	args  []any
+}
+
+// arg adds a parameter and returns its placeholder.
+func (s *sqlSearch) arg(v any) string {
+	s.args = append(s.args, v)
+	return "$" + strconv.Itoa(len(s.args))
+}
+
+func (s *sqlSearch) add(cond string) { s.conds = append(s.conds, cond) }
+
 // searchQuery returns the query of a page of q after the cursor and its
 // arguments, or no query when nothing can match.
 func searchQuery(directoryID string, q store.ContactQuery, after cursor) (string, []any, error) {
@@ -82,12 +92,29 @@ func searchQuery(directoryID string, q store.ContactQuery, after cursor) (string
 		return "", nil, err
 	}
 	r.where(&s)
-	query := contactSelect + ` AND (u.sort_name, u.id) > (` + s.arg(after.name) + `, ` + s.arg(after.id) + `)`
+	var query, order string
+	if s.lead != "" {
+		query = `SELECT ` + contactColumns + `
+FROM (SELECT DISTINCT l.sort_name, l.user_id FROM (` + s.lead + `) l
+	WHERE (l.sort_name, l.user_id) > (` + s.arg(after.name) + `, ` + s.arg(after.id) + `)) c
+JOIN users u ON u.directory_id = $1 AND u.id = c.user_id ` + contactJoin + `
+WHERE u.active`
+		// The lead's order, which the planner cannot take from users_sort.
+		order = `c.sort_name, c.user_id`
+	} else {
+		query = contactSelect + ` AND (u.sort_name, u.id) > (` + s.arg(after.name) + `, ` + s.arg(after.id) + `)`
+		order = `u.sort_name, u.id`
+	}
 	for _, c := range s.conds {
 		query += "\n\tAND " + c
 	}
-	return query + "\nORDER BY u.sort_name, u.id LIMIT " + s.arg(q.Limit+1), s.args, nil
+	return query + "\nORDER BY " + order + " LIMIT " + s.arg(q.Limit+1), s.args, nil
 }
+
+// leadDigits is the fewest digits that lead a search: the trigram index
+// finds their numbers. Fewer match so many contacts that a walk of the
+// contact order fills a page at once.
+const leadDigits = 3
 
 // filters adds the conditions of q's Text, Digits and GroupID; false
 // when they can match nothing.
@@ -103,10 +130,12 @@ func (s *sqlSearch) filters(q store.ContactQuery) (bool, error) {
 		if d == "" {
 			return false, fmt.Errorf("%w: a phone search needs digits", store.ErrInvalidFilter)
 		}
-		// Digits hold no LIKE wildcard. From three digits, the trigram
-		// index finds the numbers; fewer match so many that the walk of
-		// the contact order fills a page at once.
-		s.add(`u.id IN (SELECT ph.user_id FROM user_phones ph WHERE ph.directory_id = $1 AND ph.e164 LIKE ` + s.arg("%"+d+"%") + `)`)
+		like := s.arg("%" + d + "%") // digits hold no LIKE wildcard
+		if s.lead == "" && len(d) >= leadDigits {
+			s.lead = `SELECT ph.sort_name, ph.user_id FROM user_phones ph WHERE ph.directory_id = $1 AND ph.e164 LIKE ` + like
+		} else {
+			s.add(`u.id IN (SELECT ph.user_id FROM user_phones ph WHERE ph.directory_id = $1 AND ph.e164 LIKE ` + like + `)`)
+		}
 	}
 	if q.GroupID != "" {
 		s.add(`u.id IN (SELECT m.user_id FROM group_members m WHERE m.directory_id = $1 AND m.group_id = ` + s.arg(q.GroupID) + `)`)
@@ -114,16 +143,16 @@ func (s *sqlSearch) filters(q store.ContactQuery) (bool, error) {
 	return true, nil
 }
 
-// text adds the condition of a Text: the whole text as a prefix of a word
-// or of the email and, when the text has several words ("adele va"),
-// each of them as the prefix of a word. Words are folded, so case does
-// not matter. A text of one word (or of one word and separators:
-// "sven.") starts a name word or the email's first word (see
+// text sets the lead of a Text: the contacts with a word that starts with
+// the whole text, or whose email does, and, when the text has several
+// words ("adele va"), those with a word starting each of them. Words are
+// folded, so case does not matter. A text of one word (or of one word and
+// separators: "sven.") starts a name word or the email's first word (see
 // store.ContactWords); a longer text, only an email (store.EmailWord).
 //
-// The matches are those of the whole text's prefix and, with several
-// words, those of the longest word's (likely the rarest) that have a word
-// starting each other one, looked up by user in user_words_user.
+// The several-words match reads the words of the longest term (likely the
+// rarest) and looks up the others by user in user_words_user; the
+// planner may lead with another term that selects fewer.
 func (s *sqlSearch) text(text string) {
 	q := store.Fold(strings.TrimSpace(text))
 	terms := store.SplitWords(q)
@@ -137,23 +166,25 @@ func (s *sqlSearch) text(text string) {
 	} else {
 		q = store.EmailWord(q)
 	}
-	cond := `u.id IN (SELECT w.user_id FROM user_words w WHERE w.directory_id = $1 AND ` + s.wordRange("w", q)
-	if terms = mostSpecific(terms); len(terms) > 0 {
-		lead := 0
-		for i, t := range terms {
-			if len(t) > len(terms[lead]) {
-				lead = i
-			}
-		}
-		cond += "\n\t\tUNION ALL SELECT w.user_id FROM user_words w WHERE w.directory_id = $1 AND " + s.wordRange("w", terms[lead])
-		for i, t := range terms {
-			if i != lead {
-				cond += "\n\t\tAND EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = $1 AND o.user_id = w.user_id AND " +
-					s.wordRange("o", t) + `)`
-			}
+	s.lead = `SELECT w.sort_name, w.user_id FROM user_words w WHERE w.directory_id = $1 AND ` + s.wordRange("w", q)
+	terms = mostSpecific(terms)
+	if len(terms) == 0 {
+		return
+	}
+	lead := 0
+	for i, t := range terms {
+		if len(t) > len(terms[lead]) {
+			lead = i
 		}
 	}
-	s.add(cond + `)`)
+	s.lead += `
+		UNION ALL SELECT w.sort_name, w.user_id FROM user_words w WHERE w.directory_id = $1 AND ` + s.wordRange("w", terms[lead])
+	for i, t := range terms {
+		if i != lead {
+			s.lead += `
+		AND EXISTS (SELECT 1 FROM user_words o WHERE o.directory_id = $1 AND o.user_id = w.user_id AND ` + s.wordRange("o", t) + `)`
+		}
+	}
 }
 
 // wordRange is the condition that the word of user_words alias starts

@@ -117,12 +117,14 @@ $$;
 
 -- One row per phone number of a contact, keyed by its E.164 form:
 -- caller-ID is an index lookup; phone search ("contains these digits")
--- uses the trigram index.
+-- uses the trigram index, and sorts its matches by the contact's sort
+-- name without reading users.
 CREATE TABLE user_phones (
     directory_id text COLLATE "C" NOT NULL,
     user_id      text COLLATE "C" NOT NULL,
     e164         text COLLATE "C" NOT NULL,
     type         text COLLATE "C" NOT NULL DEFAULT '',
+    sort_name    text COLLATE "C" NOT NULL,
     PRIMARY KEY (directory_id, e164, user_id, type),
     FOREIGN KEY (directory_id, user_id) REFERENCES users (directory_id, id) ON DELETE CASCADE
 );
