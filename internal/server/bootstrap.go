@@ -34,7 +34,18 @@ const adminTokenPrefix = "scimd_admin_"
 // to out, once. The admin token comes from the configuration (hashed in
 // memory only), else from the store, else it is generated, stored hashed
 // and printed to out, once. Secrets go to out, never to the log.
+//
+// Replicas starting together on one shared store take turns (a lease),
+// so that one of them creates "default" and the admin token, and the
+// others find them.
 func bootstrap(ctx context.Context, st store.Store, cfg Config, log *slog.Logger, out io.Writer, now func() time.Time) ([]byte, error) {
+	if shared, ok := st.(store.Shared); ok {
+		release, err := takeTurn(ctx, shared, bootstrapLease)
+		if err != nil {
+			return nil, fmt.Errorf("first-start setup: %w", err)
+		}
+		defer release()
+	}
 	fresh, err := isFresh(ctx, st)
 	if err != nil {
 		return nil, err
@@ -54,6 +65,39 @@ func bootstrap(ctx context.Context, st store.Store, cfg Config, log *slog.Logger
 		}
 	}
 	return hash, nil
+}
+
+// bootstrapLease serialises the first-start setup of replicas.
+const bootstrapLease = "job:bootstrap"
+
+// turnTTL bounds how long a replica that died during its setup holds the
+// others up.
+const turnTTL = 30 * time.Second
+
+// takeTurn waits until this process holds the named lease and returns
+// the function that releases it.
+func takeTurn(ctx context.Context, shared store.Shared, name string) (func(), error) {
+	owner, _ := store.NewToken("")
+	ctx, cancel := context.WithTimeout(ctx, 2*turnTTL)
+	defer cancel()
+	for {
+		ok, err := shared.TryLease(ctx, name, owner, turnTTL)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				_ = shared.ReleaseLease(rctx, name, owner) // else it expires
+			}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("another replica held %s for too long: %w", name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func isFresh(ctx context.Context, st store.Store) (bool, error) {

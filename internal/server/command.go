@@ -41,11 +41,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "scimd", version)
 		return exitOK
 	case "serve", "migrate", "healthcheck":
+	case "copy":
+		return runCopy(ctx, args, getenv, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "scimd: unknown command %q (want serve, migrate, healthcheck or version)\n", cmd)
+		fmt.Fprintf(stderr, "scimd: unknown command %q (want serve, migrate, copy, healthcheck or version)\n", cmd)
 		return exitUsage
 	}
 
@@ -87,10 +89,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, `Usage: scimd [serve|migrate|healthcheck|version] [flags]
+	fmt.Fprintf(w, `Usage: scimd [serve|migrate|copy|healthcheck|version] [flags]
 
   serve        serve SCIM, the admin API and /healthz, /readyz, /metrics (default)
   migrate      apply database migrations, print how many, and exit
+  copy         copy a SQLite database into an empty PostgreSQL one: scimd copy -from scimd.db -to postgres://...
+               (flags: scimd copy -h)
   healthcheck  exit 0 if the server at SCIMD_ADDR answers /healthz with 200
   version      print the version
 `)

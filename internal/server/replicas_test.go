@@ -249,6 +249,10 @@ func TestReplicasPresence(t *testing.T) {
 	within(t, 5*time.Second, "one replica polls", func() bool { return len(p.pollers()) == 1 })
 	holder := p.pollers()[0]
 	other := 1 - holder
+	contact := "/api/v1/directories/" + p.d.ID + "/contacts/" + p.userID
+	within(t, 5*time.Second, "the first cycle's presence on the other replica", func() bool {
+		return strings.Contains(string(p.rs[other].do(http.MethodGet, contact, p.key, "").body), `"availability":"Busy"`)
+	})
 
 	// A client of the replica that does not poll sees the change.
 	lines := p.stream(t, p.rs[other], "")
@@ -338,4 +342,43 @@ func TestReplicasTakeOverADeadHolder(t *testing.T) {
 	within(t, 2*interval, "presence polled by the new holder", func() bool {
 		return strings.Contains(string(p.rs[1].do(http.MethodGet, contact, p.key, "").body), `"availability":"Busy"`)
 	})
+}
+
+// TestReplicasFirstStart: replicas starting at once on an empty database
+// make one "default" directory and one admin token, printed once.
+func TestReplicasFirstStart(t *testing.T) {
+	url := pgtest.URL(t)
+	// Migrated beforehand, so that the replicas' setups run together.
+	var out bytes.Buffer
+	if code := run(t.Context(), []string{"migrate", "-database-url", url}, func(string) string { return "" }, &out, &out); code != 0 {
+		t.Fatalf("migrate: %s", out.String())
+	}
+	mains := make([]*Main, 3)
+	outs := make([]*syncBuffer, len(mains))
+	errs := make([]error, len(mains))
+	var wg sync.WaitGroup
+	for i := range mains {
+		cfg := testConfig(t)
+		cfg.DB, cfg.DatabaseURL, cfg.AdminToken = "", url, ""
+		outs[i] = &syncBuffer{}
+		mains[i] = &Main{Config: cfg, Logger: newLogger(t.Output(), cfg.LogLevel, cfg.LogFormat), Stdout: outs[i]}
+		wg.Go(func() { errs[i] = mains[i].Open(t.Context()) })
+	}
+	wg.Wait()
+	directories, adminTokens := 0, 0
+	for i, m := range mains {
+		if errs[i] != nil {
+			t.Errorf("replica %d: %v", i, errs[i])
+		}
+		directories += strings.Count(outs[i].String(), `Created the directory "default"`)
+		adminTokens += strings.Count(outs[i].String(), "Admin Token:")
+		_ = m.Close()
+	}
+	if directories != 1 || adminTokens != 1 {
+		t.Errorf("printed %d default directories and %d admin tokens, want one each", directories, adminTokens)
+	}
+	s := startServer(t, testOptions{databaseURL: url})
+	if dirs := s.do(http.MethodGet, "/admin/v1/directories", testAdminToken, ""); strings.Count(string(dirs.body), `"name":"default"`) != 1 {
+		t.Errorf("directories: %s", dirs.body)
+	}
 }

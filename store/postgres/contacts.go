@@ -162,7 +162,7 @@ func decodeCursor(s string) (cursor, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	var c [2]string
-	if err != nil || json.Unmarshal(b, &c) != nil || c[1] == "" {
+	if err != nil || json.Unmarshal(b, &c) != nil || c[1] == "" || strings.ContainsRune(c[0]+c[1], 0) {
 		return cursor{}, errBadCursor
 	}
 	return cursor{c[0], c[1]}, nil

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -133,5 +134,29 @@ func TestMostSpecific(t *testing.T) {
 	got := mostSpecific([]string{"an", "ann", "an", "b", "anna", "ab"})
 	if want := []string{"ab", "anna", "b"}; !slices.Equal(got, want) {
 		t.Errorf("mostSpecific = %q, want %q", got, want)
+	}
+}
+
+// TestContactsNUL checks that text PostgreSQL cannot hold (a NUL) finds
+// nothing, instead of failing as an internal error.
+func TestContactsNUL(t *testing.T) {
+	db := newTestDB(t, Options{})
+	ctx := t.Context()
+	seedUsers(t, db, []store.User{{DirectoryID: "d", ID: "u1", UserName: "a@x", Active: true, Contact: store.Contact{DisplayName: "Ann"}}})
+	for _, q := range []store.ContactQuery{{Text: "an\x00"}, {GroupID: "g\x00"}} {
+		q.Limit = 10
+		if recs, next, err := db.SearchContacts(ctx, "d", q); err != nil || len(recs) != 0 || next != "" {
+			t.Errorf("SearchContacts(%q) = %d, %q, %v", q.Text+q.GroupID, len(recs), next, err)
+		}
+	}
+	bad := encodeCursor(cursor{"ann", "u\x00"})
+	if _, _, err := db.SearchContacts(ctx, "d", store.ContactQuery{Limit: 10, After: bad}); !errors.Is(err, store.ErrInvalidFilter) {
+		t.Errorf("SearchContacts(NUL cursor) = %v, want ErrInvalidFilter", err)
+	}
+	if _, err := db.GetContact(ctx, "d", "u\x00", store.Visibility{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetContact(NUL) = %v, want ErrNotFound", err)
+	}
+	if recs, err := db.LookupPhone(ctx, "d", "+1\x00", store.Visibility{}); err != nil || len(recs) != 0 {
+		t.Errorf("LookupPhone(NUL) = %d, %v", len(recs), err)
 	}
 }

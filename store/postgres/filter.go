@@ -70,10 +70,11 @@ type table struct {
 	members bool
 }
 
-// Case-insensitive equality on userName, externalId and displayName,
-// Entra's probes, reads the index on the folded expression
-// (users_user_name, users_display_name, groups_display_name); externalId
-// is caseExact, so its probe reads users_external_id / groups_external_id.
+// Entra's probes are index lookups (TestFilterIndexes): userName and
+// displayName eq, case-insensitive, read the folded expressions that
+// users_user_name, users_display_name and groups_display_name index;
+// externalId is caseExact, so its eq reads users_external_id and
+// groups_external_id.
 var (
 	usersTable = &table{name: "users", columns: map[string]column{
 		"id":                stringColumn("users.id"),
@@ -102,7 +103,8 @@ func (t *table) docJoin() string {
 	return " CROSS JOIN LATERAL scim_doc(" + t.name + ".doc) AS j(doc_json)"
 }
 
-// Limits, as on SQLite: expression depth and bound parameters.
+// Limits, SQLite's backend's, so that both take the same filters:
+// expression depth and bound parameters.
 const (
 	maxDepth = 200
 	maxArgs  = 10000
@@ -115,8 +117,8 @@ type compiled struct {
 	doc   bool   // where reads docJSON: the query must join docJoin
 }
 
-// compileFilter returns the SQL for f over a row of t, numbering its
-// parameters after the first that the query binds itself.
+// compileFilter returns the SQL for f over a row of t. Its parameters
+// are numbered from $first+1: the query binds $1...$first itself.
 func compileFilter(t *table, f store.Filter, first int) (compiled, error) {
 	if f == nil {
 		return compiled{}, nil
@@ -155,8 +157,9 @@ func (c *compiler) w(s ...string) {
 	}
 }
 
-// param binds v and returns its placeholder, cast to typ so that its type
-// never depends on where it is used.
+// param binds v and returns its placeholder, which may be written more
+// than once, cast to typ so that its type never depends on where it is
+// used.
 func (c *compiler) param(v any, typ string) string {
 	c.args = append(c.args, v)
 	return "$" + strconv.Itoa(c.first+len(c.args)) + "::" + typ
@@ -518,7 +521,8 @@ func (c *compiler) compareJSON(v string, cmp store.Compare) error {
 }
 
 // compareString writes a comparison of the text v (folded: the same,
-// ASCII letters lower-cased) with s.
+// ASCII letters lower-cased) with s. Substrings are found by position,
+// not LIKE, whose time grows with the product of the lengths.
 func (c *compiler) compareString(v, folded string, op store.Op, s string, caseExact bool) {
 	if !caseExact {
 		v, s = folded, asciiLower(s)
@@ -529,8 +533,13 @@ func (c *compiler) compareString(v, folded string, op store.Op, s string, caseEx
 		c.w("(", v, sqlOp, c.param(s, "text"), ")")
 	case storable(s) && s == "": // every string contains, starts and ends with ""
 		c.w("TRUE")
-	case storable(s):
-		c.w("(", v, " LIKE ", c.param(likePattern(op, s), "text"), ` ESCAPE '\')`)
+	case storable(s) && op == store.Co:
+		c.w("(strpos(", v, ", ", c.param(s, "text"), ") > 0)")
+	case storable(s) && op == store.Sw:
+		c.w("starts_with(", v, ", ", c.param(s, "text"), ")")
+	case storable(s): // ew
+		p := c.param(s, "text")
+		c.w("(right(", v, ", length(", p, ")) = ", p, ")")
 	case op == store.Eq || !isSQLOp:
 		c.w("FALSE") // nothing stored equals or contains it
 	default:
@@ -540,21 +549,9 @@ func (c *compiler) compareString(v, folded string, op store.Op, s string, caseEx
 	}
 }
 
-// storable reports whether PostgreSQL text can hold s: valid UTF-8
-// without NUL. No stored value is other text.
+// storable reports whether PostgreSQL text can hold s, as it holds every
+// stored value: valid UTF-8 without NUL.
 func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
-
-// likePattern escapes LIKE's wildcards in s and adds those op needs.
-func likePattern(op store.Op, s string) string {
-	s = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-	switch op {
-	case store.Sw:
-		return s + "%"
-	case store.Ew:
-		return "%" + s
-	}
-	return "%" + s + "%"
-}
 
 // compareTime writes "x op t" for the timestamptz x, which has
 // microseconds, exactly for t's nanoseconds too (PostgreSQL would round

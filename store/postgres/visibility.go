@@ -86,19 +86,19 @@ func (r rules) visible(groups []string, emailDomain, loginDomain string) bool {
 const memberOf = `EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.directory_id = m.directory_id AND g.id = m.group_id
 	WHERE m.directory_id = u.directory_id AND m.user_id = u.id AND g.name_key LIKE ANY (`
 
-// where adds the rules as conditions on users u to s. Callers have
-// checked hidesAll: every list is non-empty.
-func (r rules) where(s *sqlSearch) {
+// where returns the domain and exclusion rules as conditions on users u
+// (OnlyGroups is a search filter, which may lead). Callers have checked
+// hidesAll: every list is non-empty.
+func (r rules) where(s *sqlSearch) []string {
+	var conds []string
 	if r.domainsSet {
 		d := s.arg(r.domains)
-		s.add(`(u.email_domain = ANY (` + d + `) OR u.login_domain = ANY (` + d + `))`)
-	}
-	if r.onlySet {
-		s.add(memberOf + s.arg(likePatterns(r.only)) + `))`)
+		conds = append(conds, `(u.email_domain = ANY (`+d+`) OR u.login_domain = ANY (`+d+`))`)
 	}
 	if len(r.exclude) > 0 {
-		s.add(`NOT ` + memberOf + s.arg(likePatterns(r.exclude)) + `))`)
+		conds = append(conds, `NOT `+memberOf+s.arg(likePatterns(r.exclude))+`))`)
 	}
+	return conds
 }
 
 // likePatterns turns group patterns into LIKE patterns: the key with its
