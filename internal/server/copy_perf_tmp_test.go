@@ -11,6 +11,7 @@ import (
 	"github.com/scimd/scimd/internal/pgtest"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/sqlite"
+	"github.com/scimd/scimd/store/postgres"
 )
 
 func TestCopyPerfTmp(t *testing.T) {
@@ -49,6 +50,30 @@ func TestCopyPerfTmp(t *testing.T) {
 	db.Close()
 	t.Logf("created %d users in %s", n, time.Since(start))
 	start = time.Now()
-	out, errs, code := runCopyCommand(t, "-from", path, "-to", pgtest.URL(t))
-	t.Logf("copy: %d in %s\n%s\n%s", code, time.Since(start), out, errs)
+	url := pgtest.URL(t)
+	src, _ := sqlite.Open(ctx, path, sqlite.Options{})
+	dst, err := postgres.OpenAndMigrate(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd, _ := src.GetDirectory(ctx, "perf")
+	im, _ := sourceDirectory(ctx, src, dd)
+	ev := im.Events
+	im.Events = nil
+	start = time.Now()
+	if err := dst.ImportDirectory(ctx, im); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("import users %s", time.Since(start))
+	dd.ID = "perf2"
+	start = time.Now()
+	if err := dst.ImportDirectory(ctx, postgres.DirectoryImport{Directory: dd, Events: func(yield func(store.SyncEvent, error) bool) {
+		for e, err := range ev { e.ID += 1000000; if !yield(e, err) { return } }
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("import events %s", time.Since(start))
+	start = time.Now()
+	countDirectory(ctx, dst, "perf")
+	t.Logf("count dst %s", time.Since(start))
 }

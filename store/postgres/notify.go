@@ -28,6 +28,9 @@ const channel = "scimd_changes"
 // resyncEvery bounds how long a cached row can outlive a missed change.
 var resyncEvery = 30 * time.Second
 
+// pingTimeout bounds the listener's check of its connection.
+const pingTimeout = 5 * time.Second
+
 // notify sends c to every replica when tx commits.
 func notify(ctx context.Context, tx *tx, c store.Change) error {
 	_, err := tx.Exec(ctx, notifySQL, channel, payload(c))
@@ -164,8 +167,11 @@ func (l *listener) listen(ctx context.Context) error {
 				return ctx.Err()
 			}
 			if wctx.Err() != nil { // the periodic wake-up: check the connection
-				if err := conn.Ping(ctx); err != nil {
-					return err
+				pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+				err := conn.Ping(pctx)
+				cancel()
+				if err != nil {
+					return err // a connection that hangs is as lost as a closed one
 				}
 				continue
 			}

@@ -30,10 +30,12 @@ import (
 // A group's members lead if they are few: with a group filter, one query
 // first counts each filter's matches up to leadCap.
 //
-// Each query is planned for its parameters' values (an unnamed statement,
-// never a prepared statement's generic plan): the planner still chooses
-// how to check the other conditions, and which term of a several-word
-// text reads the fewest rows.
+// A led query is a prepared statement, whose generic plan serves any
+// values: planning it took as long as running it. A walk, or a text of
+// several words, is planned for its parameters' values each time (an
+// unnamed statement): whether a walk's filter is best probed contact by
+// contact or hashed first, and which word of a text reads the fewest
+// rows, depend on them.
 func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.ContactQuery) ([]store.ContactRecord, string, error) {
 	if q.Limit <= 0 {
 		return nil, "", nil
@@ -55,7 +57,11 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 		return nil, "", err
 	}
 	query, args := searchQuery(directoryID, filters, lead, r, after, q.Limit+1)
-	recs, err := queryContacts(ctx, db.pool, query, append([]any{pgx.QueryExecModeCacheDescribe}, args...),
+	mode := pgx.QueryExecModeCacheStatement
+	if lead < 0 || slices.ContainsFunc(filters, func(f filter) bool { return f.valued }) {
+		mode = pgx.QueryExecModeCacheDescribe
+	}
+	recs, err := queryContacts(ctx, db.pool, query, append([]any{mode}, args...),
 		func(store.ContactRecord, contactRow) bool { return true })
 	if err != nil {
 		return nil, "", err
@@ -88,11 +94,13 @@ func (s *sqlSearch) arg(v any) string {
 // lead, a query of the (sort_name, user_id) of a superset of its matches
 // (ids maybe repeated), nil when it cannot lead. count, when set, is a
 // cheaper query than lead selecting as many rows, and makes chooseLead
-// count the filter's matches.
+// count the filter's matches. A valued filter needs a query planned for
+// its values.
 type filter struct {
-	probe func(*sqlSearch) string
-	lead  func(*sqlSearch) string
-	count func(*sqlSearch) string
+	probe  func(*sqlSearch) string
+	lead   func(*sqlSearch) string
+	count  func(*sqlSearch) string
+	valued bool
 }
 
 // leadCap is the most members a group filter may select to lead a
@@ -300,8 +308,9 @@ func textFilter(text string) filter {
 		return query
 	}
 	return filter{
-		lead:  words,
-		probe: func(s *sqlSearch) string { return `u.id IN (SELECT t.user_id FROM (` + words(s) + `) t)` },
+		lead:   words,
+		probe:  func(s *sqlSearch) string { return `u.id IN (SELECT t.user_id FROM (` + words(s) + `) t)` },
+		valued: len(terms) > 0,
 	}
 }
 
