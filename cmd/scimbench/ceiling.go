@@ -26,7 +26,10 @@ import (
 //   - insert: single-row write transactions on one SQLite connection, each
 //     commit durable (WAL, synchronous=FULL as store/sqlite), the most
 //     writes per second without batching commits;
-//   - select: point selects by an indexed key on a pool of readers.
+//   - select: point selects by an indexed key on a pool of readers;
+//   - pg-insert and pg-select, instead of insert and select in a run on
+//     PostgreSQL: the same on a scratch table of the run's database
+//     (ceiling_postgres.go).
 
 // ceilingBody is what the HTTP ceiling answers: an empty SCIM list.
 var ceilingBody = []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}` + "\n")
@@ -47,6 +50,8 @@ func newCeilingSet(workers int) *ceilingSet {
 			ceilHTTP:   newOp("HTTP ceiling: GET, fixed 100-byte JSON", workers),
 			ceilInsert: newOp("storage ceiling: INSERT, 1 row a durable commit", workers),
 			ceilSelect: newOp("storage ceiling: SELECT by indexed key", workers),
+			ceilPGInsert: newOp("PostgreSQL ceiling: INSERT, 1 row a durable commit", workers),
+			ceilPGSelect: newOp("PostgreSQL ceiling: SELECT by primary key", workers),
 		},
 		runs: map[string][]phaseRun{},
 		what: map[string]string{},
@@ -79,15 +84,6 @@ func (cs *ceilingSet) results() map[string]*PhaseResult {
 		out[name] = p
 	}
 	return out
-}
-
-// measureCeilings runs one pass of the three ceilings; pass names it
-// ("before", "after") in the progress line and the profiles.
-func (b *bench) measureCeilings(ctx context.Context, cs *ceilingSet, pass, dbPath string, rows int) error {
-	if err := b.httpCeiling(ctx, cs, pass); err != nil || ctx.Err() != nil {
-		return err
-	}
-	return b.storageCeilings(ctx, cs, pass, dbPath, rows)
 }
 
 // httpCeiling measures the fixed-body server.

@@ -4,12 +4,16 @@
 // reads by id and by filter), then caller-ID lookups and searches on the
 // lookup API, and measures in the same run what this machine's HTTP
 // stack and SQLite can do at best, so that every figure is also a ratio
-// to its ceiling.
+// to its ceiling. With -postgres and -backends it runs the cycle on
+// SQLite and on PostgreSQL (with -replicas, on several scimd servers
+// sharing the one database) and compares them side by side.
 //
 //	go run ./cmd/scimbench                        # 10,000 users, scimd in-process
 //	go run ./cmd/scimbench -users 100000 -groups 1000 -members 100
 //	go run ./cmd/scimbench -scale 10000,100000,1000000
 //	go run ./cmd/scimbench -base http://127.0.0.1:8080 -token $ADMIN
+//	go run ./cmd/scimbench -backends sqlite,postgres -replicas 1,2 \
+//	    -postgres 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
 //
 // See BENCHMARKS.md for what each phase does and the figures.
 package main
@@ -51,6 +55,11 @@ type options struct {
 
 	base, token string
 	db          string
+	// postgres is the -postgres server URL; backends and replicas are
+	// what the in-process scimd runs on, one run of the cycle each.
+	postgres string
+	backends []string
+	replicas []int
 	keep        bool
 	serverLog   string
 	ceilingDir  string
@@ -65,9 +74,19 @@ type options struct {
 
 const auto = -1
 
+// Backends of the in-process scimd.
+const (
+	backendSQLite   = "sqlite"
+	backendPostgres = "postgres"
+)
+
+// maxReplicas bounds -replicas: each replica is a whole scimd with its own
+// connection pool, all in this process.
+const maxReplicas = 16
+
 func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error) {
 	var o options
-	var scale string
+	var scale, backends, replicas string
 	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.users, "users", 10000, "users to provision")
@@ -83,7 +102,10 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 	fs.StringVar(&scale, "scale", "", "comma-separated user counts: run the whole cycle at each, on a new database each (e.g. 10000,100000,1000000)")
 	fs.StringVar(&o.base, "base", "", "URL of a running scimd on this machine (default: start one in-process)")
 	fs.StringVar(&o.token, "token", "", "admin token of the -base scimd ($SCIMBENCH_TOKEN)")
-	fs.StringVar(&o.db, "db", "", "in-process scimd's database file, which must not exist (default: in a temporary directory)")
+	fs.StringVar(&o.db, "db", "", "in-process scimd's SQLite database file, which must not exist (default: in a temporary directory)")
+	fs.StringVar(&o.postgres, "postgres", "", "URL of a PostgreSQL server (postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable): the postgres backend runs on a new database created there for each run, dropped afterwards unless -keep")
+	fs.StringVar(&backends, "backends", backendSQLite, "comma-separated backends of the in-process scimd, sqlite and postgres: the whole cycle on each, in this order, then a table comparing them (default postgres alone when -postgres is set)")
+	fs.StringVar(&replicas, "replicas", "1", "in-process scimd servers on the one PostgreSQL database, each worker sending to replica worker%N; comma-separated counts (1,2) run postgres at each")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database (in-process) or the directory (-base) after the run")
 	fs.StringVar(&o.serverLog, "server-log", "text", "in-process scimd's access log: text or json (formatted, then discarded, as scimd's costs), or off")
 	fs.StringVar(&o.ceilingDir, "ceiling-dir", "", "directory of the storage ceiling's SQLite file (default: beside the database; with -base, the temporary directory)")
@@ -105,8 +127,52 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 	if o.token == "" {
 		o.token = os.Getenv("SCIMBENCH_TOKEN")
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for b := range strings.SplitSeq(backends, ",") {
+		switch b = strings.TrimSpace(b); {
+		case b != backendSQLite && b != backendPostgres:
+			add("-backends: %q is not sqlite or postgres", b)
+		case slices.Contains(o.backends, b):
+			add("-backends: %s is named twice", b)
+		default:
+			o.backends = append(o.backends, b)
+		}
+	}
+	if !given["backends"] && o.postgres != "" {
+		o.backends = []string{backendPostgres}
+	}
+	for r := range strings.SplitSeq(replicas, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		switch {
+		case err != nil || n < 1 || n > maxReplicas:
+			add("-replicas: %q is not a count of servers from 1 to %d", r, maxReplicas)
+		case slices.Contains(o.replicas, n):
+			add("-replicas: %d is named twice", n)
+		default:
+			o.replicas = append(o.replicas, n)
+		}
+	}
+	onPostgres := slices.Contains(o.backends, backendPostgres)
+	if onPostgres && o.postgres == "" {
+		add("-backends postgres needs -postgres, the URL of a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
+	}
+	if o.postgres != "" {
+		if err := checkPostgresURL(o.postgres); err != nil {
+			errs = append(errs, err)
+		}
+		if !onPostgres {
+			add("-postgres is set but -backends has no postgres")
+		}
+	}
+	if given["replicas"] && !onPostgres && !slices.Equal(o.replicas, []int{1}) {
+		add("-replicas needs the postgres backend (-backends postgres and -postgres): scimd serves a SQLite file from one process")
+	}
+	if !slices.Contains(o.backends, backendSQLite) && o.db != "" {
+		add("-db is the SQLite backend's file; -backends has no sqlite")
+	}
 	if scale != "" {
 		for s := range strings.SplitSeq(scale, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(s, "_", "")))
@@ -149,6 +215,9 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 		if o.db != "" {
 			add("-db is for the in-process scimd; with -base the server has its own")
 		}
+		if given["backends"] || given["replicas"] || o.postgres != "" {
+			add("-backends, -postgres and -replicas are for the in-process scimd; with -base the server has its own")
+		}
 		if _, err := loopbackOnly(o.base); err != nil {
 			errs = append(errs, err)
 		}
@@ -172,6 +241,33 @@ func sizesFor(o options, users int) sizes {
 	return s
 }
 
+// config is what one run's scimd runs on: a backend and, on PostgreSQL,
+// how many replicas share the database. With -base both are the running
+// scimd's own (Backend "").
+type config struct {
+	Backend  string
+	Replicas int
+}
+
+// configs are the runs at each size, in the order of -backends, postgres
+// at each -replicas count.
+func (o options) configs() []config {
+	if o.base != "" {
+		return []config{{Replicas: 1}}
+	}
+	var cs []config
+	for _, b := range o.backends {
+		if b != backendPostgres {
+			cs = append(cs, config{Backend: b, Replicas: 1})
+			continue
+		}
+		for _, n := range o.replicas {
+			cs = append(cs, config{Backend: b, Replicas: n})
+		}
+	}
+	return cs
+}
+
 // run is the command; it returns the exit status: 0, 1 when requests
 // failed or the run was interrupted, 2 for a bad command line.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -187,13 +283,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(userCounts) == 0 {
 		userCounts = []int{o.users}
 	}
+	configs := o.configs()
 
 	rep := &Report{Machine: machine(), Flags: map[string]string{}, Target: "in-process"}
 	if o.base != "" {
 		rep.Target = o.base
 	}
 	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name != "token" {
+		switch f.Name {
+		case "token":
+		case "postgres": // may hold a password
+			rep.Flags[f.Name] = redactURL(f.Value.String())
+		default:
 			rep.Flags[f.Name] = f.Value.String()
 		}
 	})
@@ -205,32 +306,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rep.Target, o.concurrency, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 
 	status := 0
+runs:
 	for _, users := range userCounts {
-		if len(userCounts) > 1 {
-			b.opt.profileTag = strconv.Itoa(users)
-		}
-		r, err := b.runOnce(ctx, sizesFor(o, users))
-		if r != nil {
-			rep.Runs = append(rep.Runs, r)
-			printRun(stdout, r)
-			if r.Errors > 0 || r.Interrupted {
+		for _, cfg := range configs {
+			var tag []string
+			if len(userCounts) > 1 {
+				tag = append(tag, strconv.Itoa(users))
+			}
+			if len(configs) > 1 {
+				tag = append(tag, cfg.fileTag())
+			}
+			b.opt.profileTag = strings.Join(tag, ".")
+			r, err := b.runOnce(ctx, sizesFor(o, users), cfg)
+			if r != nil {
+				rep.Runs = append(rep.Runs, r)
+				printRun(stdout, r, len(configs) > 1)
+				if r.Errors > 0 || r.Interrupted {
+					status = 1
+				}
+			}
+			if err != nil {
+				prog.clear()
+				fmt.Fprintf(stderr, "scimbench: %v\n", err)
 				status = 1
+				break runs
+			}
+			if ctx.Err() != nil {
+				status = 1
+				break runs
 			}
 		}
-		if err != nil {
-			prog.clear()
-			fmt.Fprintf(stderr, "scimbench: %v\n", err)
-			status = 1
-			break
-		}
-		if ctx.Err() != nil {
-			status = 1
-			break
-		}
 	}
-	if len(rep.Runs) > 1 {
-		printScaling(stdout, rep.Runs)
-	}
+	printSummaries(stdout, rep.Runs)
 	if o.jsonPath != "" && len(rep.Runs) > 0 {
 		if err := writeJSON(o.jsonPath, rep); err != nil {
 			fmt.Fprintf(stderr, "scimbench: write %s: %v\n", o.jsonPath, err)
@@ -241,21 +348,61 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
+// fileTag names a config in profile file names: sqlite, postgres-x2.
+func (c config) fileTag() string {
+	if c.Backend == backendPostgres {
+		return fmt.Sprintf("postgres-x%d", c.Replicas)
+	}
+	return cmpOr(c.Backend, "base")
+}
+
 // runOnce runs the ceilings and the cycle at one size on a new database
-// (in-process) or a new directory (-base).
-func (b *bench) runOnce(ctx context.Context, s sizes) (_ *RunResult, err error) {
+// (in-process: a SQLite file, or a PostgreSQL database served by
+// cfg.Replicas scimd servers) or a new directory (-base).
+func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult, err error) {
 	o := b.opt
 	start := time.Now()
 	var t *target
-	var ceilingPath string
+	var ceilingPath string // the SQLite storage ceiling's file
+	var pg *pgDatabase     // the run's PostgreSQL database
+	r := &RunResult{Sizes: s, Remote: o.base != "", Backend: cfg.Backend, Replicas: cfg.Replicas}
 	scope := "scimd and scimbench's client, one process"
-	if o.base != "" {
+	switch {
+	case o.base != "":
 		if t, err = remoteTarget(o.base, o.token); err != nil {
 			return nil, err
 		}
 		scope = "scimbench's client only; the -base scimd is another process"
 		ceilingPath = filepath.Join(cmpOr(o.ceilingDir, os.TempDir()), fmt.Sprintf("scimbench-ceiling-%d.db", os.Getpid()))
-	} else {
+	case cfg.Backend == backendPostgres:
+		b.prog.note(fmt.Sprintf("creating a database on %s", redactURL(o.postgres)))
+		if pg, err = createDatabase(ctx, o.postgres); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if derr := b.dropDatabase(ctx, pg); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+		r.Postgres = pg.info
+		b.prog.note(fmt.Sprintf("starting %d scimd in-process on %s", cfg.Replicas, redactURL(pg.url)))
+		if t, err = startInProcess(ctx, "", pg.url, cfg.Replicas, o.serverLog); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if serr := t.stop(); serr != nil && err == nil {
+				err = fmt.Errorf("stop scimd: %w", serr)
+			}
+		}()
+		scope = fmt.Sprintf("scimd (%d in-process) and scimbench's client, one process; PostgreSQL is others, counted apart", cfg.Replicas)
+		if m := newPGMeter(ctx, pg.url); m != nil {
+			b.meter = m
+			defer func() {
+				b.meter = nil
+				m.close()
+			}()
+		}
+	default:
 		var dbPath string
 		var cleanup func()
 		if dbPath, cleanup, err = b.databasePath(s.Users); err != nil {
@@ -263,7 +410,7 @@ func (b *bench) runOnce(ctx context.Context, s sizes) (_ *RunResult, err error) 
 		}
 		defer cleanup()
 		b.prog.note(fmt.Sprintf("starting scimd in-process on %s", dbPath))
-		if t, err = startInProcess(ctx, dbPath, o.serverLog); err != nil {
+		if t, err = startInProcess(ctx, dbPath, "", 1, o.serverLog); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -275,7 +422,7 @@ func (b *bench) runOnce(ctx context.Context, s sizes) (_ *RunResult, err error) 
 	}
 	dir, err := t.createDirectory(ctx, b.hc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.base, err)
+		return nil, fmt.Errorf("%s: %w", t.bases[0], err)
 	}
 	if o.base != "" && !o.keep {
 		defer func() {
@@ -287,9 +434,20 @@ func (b *bench) runOnce(ctx context.Context, s sizes) (_ *RunResult, err error) 
 		}()
 	}
 
-	r := &RunResult{Sizes: s, Remote: o.base != ""}
-	c := &cycle{b: b, dir: dir, size: s}
+	ins, sel := r.storageCeilings()
+	c := &cycle{b: b, dir: dir, size: s, ins: ins, sel: sel}
 	ceilings := newCeilingSet(o.concurrency)
+	measure := func(pass string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			if err := b.httpCeiling(ctx, ceilings, pass); err != nil || ctx.Err() != nil {
+				return err
+			}
+			if pg != nil {
+				return b.postgresCeilings(ctx, ceilings, pass, pg.url, s.Users)
+			}
+			return b.storageCeilings(ctx, ceilings, pass, ceilingPath, s.Users)
+		}
+	}
 	// The memory peaks are the cycle's: they start after the first pass of
 	// the ceilings and end before the second.
 	memory := func(context.Context) error {
@@ -297,18 +455,14 @@ func (b *bench) runOnce(ctx context.Context, s sizes) (_ *RunResult, err error) 
 		return nil
 	}
 	steps := []func(context.Context) error{
-		func(ctx context.Context) error {
-			return b.measureCeilings(ctx, ceilings, "before", ceilingPath, s.Users)
-		},
+		measure("before"),
 		func(context.Context) error {
 			b.prog.resetPeaks()
 			return nil
 		},
 		c.createUsers, c.createGroups, c.addMembers, c.updateUsers, c.readUsers, c.lookups, c.searches,
 		memory,
-		func(ctx context.Context) error {
-			return b.measureCeilings(ctx, ceilings, "after", ceilingPath, s.Users)
-		},
+		measure("after"),
 	}
 	for _, step := range steps {
 		if err = step(ctx); err != nil || ctx.Err() != nil {

@@ -10,10 +10,15 @@ import (
 
 // Ceiling names, the keys of OpResult.Ratios.
 const (
-	ceilHTTP   = "http"
-	ceilInsert = "insert"
-	ceilSelect = "select"
+	ceilHTTP     = "http"
+	ceilInsert   = "insert"    // SQLite
+	ceilSelect   = "select"    // SQLite
+	ceilPGInsert = "pg-insert" // PostgreSQL
+	ceilPGSelect = "pg-select" // PostgreSQL
 )
+
+// ceilingNames are every ceiling, in the order of the reports.
+var ceilingNames = []string{ceilHTTP, ceilInsert, ceilSelect, ceilPGInsert, ceilPGSelect}
 
 // Operation names: the rows of the report and the names in the JSON.
 const (
@@ -46,6 +51,10 @@ type cycle struct {
 	disabled []bool
 	groups   []string
 	phases   []*PhaseResult
+	// ins and sel are the storage ceilings of the run's backend, to which
+	// writes and reads are compared: ceilInsert and ceilSelect (SQLite) or
+	// ceilPGInsert and ceilPGSelect.
+	ins, sel string
 }
 
 // sizes are the bounds of one cycle.
@@ -73,13 +82,13 @@ func (c *cycle) addPhase(name, what string, planned int, run phaseRun, ops ...*o
 func (c *cycle) createUsers(ctx context.Context) error {
 	b, n := c.b, c.size.Users
 	c.users = make([]string, n)
-	filter := newOp(opUserFilterMiss, b.opt.concurrency, ceilHTTP, ceilSelect)
-	post := newOp(opUserPost, b.opt.concurrency, ceilInsert)
-	pair := newOp(opUserCreate, b.opt.concurrency, ceilInsert)
+	filter := newOp(opUserFilterMiss, b.opt.concurrency, ceilHTTP, c.sel)
+	post := newOp(opUserPost, b.opt.concurrency, c.ins)
+	pair := newOp(opUserCreate, b.opt.concurrency, c.ins)
 	run, err := b.runPhase(ctx, "users", n, 0, func(w, i int) {
 		p := newPerson(b.seed, i)
 		var list listTotal
-		ok := b.do(ctx, w, filter, http.MethodGet, c.dir.scimBase+userFilterPath(p.userName), c.dir.scimToken, nil, http.StatusOK, &list)
+		ok := b.do(ctx, w, filter, http.MethodGet, c.dir.scim(w)+userFilterPath(p.userName), c.dir.scimToken, nil, http.StatusOK, &list)
 		if ok && list.n != 0 {
 			ok = false
 			filter.errors.Add(1)
@@ -93,7 +102,7 @@ func (c *cycle) createUsers(ctx context.Context) error {
 		var created struct {
 			ID string `json:"id"`
 		}
-		ok = b.do(ctx, w, post, http.MethodPost, c.dir.scimBase+"/Users", c.dir.scimToken, userBody(p), http.StatusCreated, &created)
+		ok = b.do(ctx, w, post, http.MethodPost, c.dir.scim(w)+"/Users", c.dir.scimToken, userBody(p), http.StatusCreated, &created)
 		pair.record(w, d+lastLatency(post, w), ok && created.ID != "")
 		if ok {
 			c.users[i] = created.ID
@@ -108,12 +117,12 @@ func (c *cycle) createUsers(ctx context.Context) error {
 func (c *cycle) createGroups(ctx context.Context) error {
 	b, n := c.b, c.size.Groups
 	c.groups = make([]string, n)
-	filter := newOp(opGroupFilterMiss, b.opt.concurrency, ceilHTTP, ceilSelect)
-	post := newOp(opGroupPost, b.opt.concurrency, ceilInsert)
-	pair := newOp(opGroupCreate, b.opt.concurrency, ceilInsert)
+	filter := newOp(opGroupFilterMiss, b.opt.concurrency, ceilHTTP, c.sel)
+	post := newOp(opGroupPost, b.opt.concurrency, c.ins)
+	pair := newOp(opGroupCreate, b.opt.concurrency, c.ins)
 	run, err := b.runPhase(ctx, "groups", n, 0, func(w, i int) {
 		g := newGroup(b.seed, i)
-		ok := b.do(ctx, w, filter, http.MethodGet, c.dir.scimBase+groupFilterPath(g.displayName), c.dir.scimToken, nil, http.StatusOK, nil)
+		ok := b.do(ctx, w, filter, http.MethodGet, c.dir.scim(w)+groupFilterPath(g.displayName), c.dir.scimToken, nil, http.StatusOK, nil)
 		d := lastLatency(filter, w)
 		if !ok {
 			pair.record(w, d, false)
@@ -122,7 +131,7 @@ func (c *cycle) createGroups(ctx context.Context) error {
 		var created struct {
 			ID string `json:"id"`
 		}
-		ok = b.do(ctx, w, post, http.MethodPost, c.dir.scimBase+"/Groups", c.dir.scimToken, groupBody(g), http.StatusCreated, &created)
+		ok = b.do(ctx, w, post, http.MethodPost, c.dir.scim(w)+"/Groups", c.dir.scimToken, groupBody(g), http.StatusCreated, &created)
 		pair.record(w, d+lastLatency(post, w), ok && created.ID != "")
 		if ok {
 			c.groups[i] = created.ID
@@ -153,7 +162,7 @@ func (c *cycle) addMembers(ctx context.Context) error {
 	_, count := c.groupMembers(0)
 	batches := (count + c.size.Batch - 1) / c.size.Batch
 	n := c.size.Groups * batches
-	o := newOp(opMembers, b.opt.concurrency, ceilInsert)
+	o := newOp(opMembers, b.opt.concurrency, c.ins)
 	run, err := b.runPhase(ctx, "members", n, 0, func(w, i int) {
 		g, batch := i%c.size.Groups, i/c.size.Groups
 		if c.groups[g] == "" {
@@ -169,7 +178,7 @@ func (c *cycle) addMembers(ctx context.Context) error {
 		if len(ids) == 0 {
 			return
 		}
-		b.do(ctx, w, o, http.MethodPatch, c.dir.scimBase+"/Groups/"+c.groups[g], c.dir.scimToken, addMembersBody(ids), http.StatusNoContent, nil)
+		b.do(ctx, w, o, http.MethodPatch, c.dir.scim(w)+"/Groups/"+c.groups[g], c.dir.scimToken, addMembersBody(ids), http.StatusNoContent, nil)
 	})
 	c.addPhase("members", fmt.Sprintf("PATCH /Groups/{id} adding %d members a request, round the groups", c.size.Batch), n, run, o)
 	return err
@@ -188,14 +197,14 @@ func (c *cycle) updateUsers(ctx context.Context) error {
 	for j, i := range order {
 		c.disabled[i] = j%10 == 9
 	}
-	o := newOp(opUserPatch, b.opt.concurrency, ceilInsert)
+	o := newOp(opUserPatch, b.opt.concurrency, c.ins)
 	run, err := b.runPhase(ctx, "updates", n, 0, func(w, j int) {
 		i := order[j]
 		if c.users[i] == "" {
 			return
 		}
 		body := updateBody(newPerson(b.seed, i), j, c.disabled[i])
-		b.do(ctx, w, o, http.MethodPatch, c.dir.scimBase+"/Users/"+c.users[i], c.dir.scimToken, body, http.StatusOK, nil)
+		b.do(ctx, w, o, http.MethodPatch, c.dir.scim(w)+"/Users/"+c.users[i], c.dir.scimToken, body, http.StatusOK, nil)
 	})
 	c.addPhase("updates", "PATCH /Users/{id}: Replace title and department, or (one in ten) Replace active \"False\"", n, run, o)
 	return err
@@ -220,17 +229,17 @@ func (c *cycle) readUsers(ctx context.Context) error {
 	if n == 0 || c.size.Users == 0 {
 		return nil
 	}
-	byID := newOp(opUserGet, b.opt.concurrency, ceilHTTP, ceilSelect)
+	byID := newOp(opUserGet, b.opt.concurrency, ceilHTTP, c.sel)
 	run, err := b.runPhase(ctx, "read-id", n, b.opt.duration, func(w, _ int) {
 		if i := c.randomUser(false); i >= 0 {
-			b.do(ctx, w, byID, http.MethodGet, c.dir.scimBase+"/Users/"+c.users[i], c.dir.scimToken, nil, http.StatusOK, nil)
+			b.do(ctx, w, byID, http.MethodGet, c.dir.scim(w)+"/Users/"+c.users[i], c.dir.scimToken, nil, http.StatusOK, nil)
 		}
 	})
 	c.addPhase("read-id", "GET /Users/{id} of random users", n, run, byID)
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
-	byName := newOp(opUserFilterHit, b.opt.concurrency, ceilHTTP, ceilSelect)
+	byName := newOp(opUserFilterHit, b.opt.concurrency, ceilHTTP, c.sel)
 	byName.hitsSet = true
 	run, err = b.runPhase(ctx, "read-filter", n, b.opt.duration, func(w, _ int) {
 		i := c.randomUser(false)
@@ -238,7 +247,7 @@ func (c *cycle) readUsers(ctx context.Context) error {
 			return
 		}
 		var list listTotal
-		if b.do(ctx, w, byName, http.MethodGet, c.dir.scimBase+userFilterPath(newPerson(b.seed, i).userName), c.dir.scimToken, nil, http.StatusOK, &list) && list.n == 1 {
+		if b.do(ctx, w, byName, http.MethodGet, c.dir.scim(w)+userFilterPath(newPerson(b.seed, i).userName), c.dir.scimToken, nil, http.StatusOK, &list) && list.n == 1 {
 			byName.hits.Add(1)
 		}
 	})
@@ -253,7 +262,7 @@ func (c *cycle) lookups(ctx context.Context) error {
 	if n == 0 || c.size.Users == 0 {
 		return nil
 	}
-	o := newOp(opLookup, b.opt.concurrency, ceilHTTP, ceilSelect)
+	o := newOp(opLookup, b.opt.concurrency, ceilHTTP, c.sel)
 	o.hitsSet = true
 	run, err := b.runPhase(ctx, "lookups", n, b.opt.duration, func(w, _ int) {
 		i := c.randomUser(true)
@@ -261,7 +270,7 @@ func (c *cycle) lookups(ctx context.Context) error {
 			return
 		}
 		var a contactsAnswer
-		u := c.dir.apiBase + "/lookup?phone=" + url.QueryEscape(newPerson(b.seed, i).phone)
+		u := c.dir.api(w) + "/lookup?phone=" + url.QueryEscape(newPerson(b.seed, i).phone)
 		if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && a.found {
 			o.hits.Add(1)
 		}
@@ -279,7 +288,7 @@ func (c *cycle) searches(ctx context.Context) error {
 	}
 	for _, kind := range searchKinds {
 		n := max(1, c.size.Searches/len(searchKinds))
-		o := newOp(opSearchPrefix+kind+")", b.opt.concurrency, ceilHTTP, ceilSelect)
+		o := newOp(opSearchPrefix+kind+")", b.opt.concurrency, ceilHTTP, c.sel)
 		o.hitsSet = true
 		run, err := b.runPhase(ctx, "search-"+kind, n, b.opt.duration, func(w, _ int) {
 			i := c.randomUser(true)
@@ -287,7 +296,7 @@ func (c *cycle) searches(ctx context.Context) error {
 				return
 			}
 			var a contactsAnswer
-			u := c.dir.apiBase + "/contacts?limit=20&q=" + url.QueryEscape(searchQuery(kind, newPerson(b.seed, i)))
+			u := c.dir.api(w) + "/contacts?limit=20&q=" + url.QueryEscape(searchQuery(kind, newPerson(b.seed, i)))
 			if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && a.found {
 				o.hits.Add(1)
 			}

@@ -25,11 +25,12 @@ import (
 )
 
 // target is the scimd scimbench measures: started in-process on a new
-// database, or a running one on this machine (-base).
+// database, or a running one on this machine (-base). In-process on
+// PostgreSQL, it is several scimd servers (replicas) on one database,
+// each with its own listener, as a load balancer would see them.
 type target struct {
-	base       string // http://host:port, no trailing slash
+	bases      []string // http://host:port of each replica, no trailing slash
 	adminToken string
-	dbPath     string // in-process only
 	stop       func() error
 }
 
@@ -57,18 +58,22 @@ func remoteTarget(base, adminToken string) (*target, error) {
 	if adminToken == "" {
 		return nil, errors.New("-base needs -token, the scimd's admin token (or set SCIMBENCH_TOKEN)")
 	}
-	return &target{base: b, adminToken: adminToken, stop: func() error { return nil }}, nil
+	return &target{bases: []string{b}, adminToken: adminToken, stop: func() error { return nil }}, nil
 }
 
 // startInProcess starts scimd (internal/server.Main, as cmd/scimd runs
-// it) on loopback with a new database at dbPath and scimd's defaults.
-// logFormat "text" or "json" formats its access log as scimd would (then
-// discards it), "off" skips logging.
-func startInProcess(ctx context.Context, dbPath, logFormat string) (*target, error) {
+// it) on loopback with scimd's defaults: on a new SQLite database at
+// dbPath, or, with databaseURL, replicas servers on that new PostgreSQL
+// database, one after the other (the first migrates it and makes the
+// first-start setup), all with the same admin token. logFormat "text" or
+// "json" formats their access logs as scimd would (then discards them),
+// "off" skips logging.
+func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas int, logFormat string) (_ *target, err error) {
 	token := randomToken()
 	cfg := server.Config{
 		Addr:             "127.0.0.1:0",
 		DB:               dbPath,
+		DatabaseURL:      databaseURL,
 		PublicURL:        "http://127.0.0.1", // only builds Location headers
 		AdminToken:       token,
 		MaxBodyBytes:     1 << 20, // scimd's defaults from here on
@@ -88,9 +93,34 @@ func startInProcess(ctx context.Context, dbPath, logFormat string) (*target, err
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("scimd config: %w", err)
 	}
-	m := &server.Main{Config: cfg, Logger: logger, Stdout: io.Discard}
-	if err := m.Open(ctx); err != nil {
-		return nil, fmt.Errorf("start scimd: %w", err)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t := &target{adminToken: token}
+	var dones []chan error
+	t.stop = func() error {
+		cancel()
+		var errs []error
+		for _, done := range dones {
+			errs = append(errs, <-done)
+		}
+		return errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			_ = t.stop()
+		}
+	}()
+	for i := range max(1, replicas) {
+		m := &server.Main{Config: cfg, Logger: logger, Stdout: io.Discard}
+		if err := m.Open(ctx); err != nil {
+			if replicas > 1 {
+				return nil, fmt.Errorf("start scimd replica %d: %w", i+1, err)
+			}
+			return nil, fmt.Errorf("start scimd: %w", err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- m.Run(runCtx) }()
+		dones = append(dones, done)
+		t.bases = append(t.bases, "http://"+m.Addr())
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// scimd's soft memory limit (150 MiB) is for scimd alone; here the
@@ -99,18 +129,7 @@ func startInProcess(ctx context.Context, dbPath, logFormat string) (*target, err
 		// ceiling measured after the cycle fell from 53,791 to 25,279/s.
 		debug.SetMemoryLimit(math.MaxInt64)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	return &target{
-		base:       "http://" + m.Addr(),
-		adminToken: token,
-		dbPath:     dbPath,
-		stop: func() error {
-			cancel()
-			return <-done
-		},
-	}, nil
+	return t, nil
 }
 
 func randomToken() string {
@@ -120,14 +139,23 @@ func randomToken() string {
 }
 
 // directory is the directory a run provisions into, with its SCIM token
-// and a lookup API key.
+// and a lookup API key, and its base URLs on each replica.
 type directory struct {
 	id        string
-	scimBase  string // <base>/scim/v2/<id>
+	scimBases []string // <base>/scim/v2/<id>
 	scimToken string
-	apiBase   string // <base>/api/v1/directories/<id>
+	apiBases  []string // <base>/api/v1/directories/<id>
 	apiKey    string
 }
+
+// scim is the directory's SCIM base URL for worker w: on replica w%N, so
+// that each worker keeps to one replica (as a client behind a load
+// balancer does with its keep-alive connections) and the workers spread
+// evenly over the replicas when the concurrency is a multiple of N.
+func (d *directory) scim(w int) string { return d.scimBases[w%len(d.scimBases)] }
+
+// api is the directory's lookup API base URL for worker w, as scim.
+func (d *directory) api(w int) string { return d.apiBases[w%len(d.apiBases)] }
 
 // createDirectory creates a directory and a lookup API key through the
 // admin API.
@@ -149,13 +177,12 @@ func (t *target) createDirectory(ctx context.Context, hc *http.Client) (*directo
 	if d.ID == "" || d.SCIMToken == "" || k.Key == "" {
 		return nil, errors.New("create directory: the admin API answered without an id, a SCIM token or a key")
 	}
-	return &directory{
-		id:        d.ID,
-		scimBase:  t.base + "/scim/v2/" + d.ID,
-		scimToken: d.SCIMToken,
-		apiBase:   t.base + "/api/v1/directories/" + d.ID,
-		apiKey:    k.Key,
-	}, nil
+	dir := &directory{id: d.ID, scimToken: d.SCIMToken, apiKey: k.Key}
+	for _, base := range t.bases {
+		dir.scimBases = append(dir.scimBases, base+"/scim/v2/"+d.ID)
+		dir.apiBases = append(dir.apiBases, base+"/api/v1/directories/"+d.ID)
+	}
+	return dir, nil
 }
 
 // deleteDirectory deletes a run's directory (and its users) from a
@@ -165,8 +192,8 @@ func (t *target) deleteDirectory(ctx context.Context, hc *http.Client, d *direct
 	return t.admin(ctx, hc, http.MethodDelete, "/admin/v1/directories/"+d.id, nil, nil, http.StatusNoContent, http.StatusAccepted)
 }
 
-// admin sends an admin API request and decodes its answer into out
-// (unless nil); any status but those wanted is an error.
+// admin sends an admin API request to the first replica and decodes its
+// answer into out (unless nil); any status but those wanted is an error.
 func (t *target) admin(ctx context.Context, hc *http.Client, method, path string, in, out any, want ...int) error {
 	var body io.Reader
 	if in != nil {
@@ -176,7 +203,7 @@ func (t *target) admin(ctx context.Context, hc *http.Client, method, path string
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, t.base+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, t.bases[0]+path, body)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func TestDeleteDirectoryStatuses(t *testing.T) {
 			w.WriteHeader(tt.status)
 			w.Write([]byte(`{"error":{"code":"x","message":"why"}}`))
 		}))
-		tg := &target{base: srv.URL, adminToken: "tok"}
+		tg := &target{bases: []string{srv.URL}, adminToken: "tok"}
 		err := tg.deleteDirectory(t.Context(), srv.Client(), &directory{id: "d1"})
 		srv.Close()
 		if (err != nil) != tt.wantErr || (err != nil && !strings.Contains(err.Error(), "why")) {

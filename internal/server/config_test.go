@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -355,5 +356,69 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 				t.Errorf("README.md's configuration table lacks the row %s", row)
 			}
 		}
+	}
+}
+
+// TestConfigDatabaseURL: SCIMD_DATABASE_URL selects PostgreSQL, never
+// together with SCIMD_DB, and its password reaches neither an error nor
+// the logged configuration.
+func TestConfigDatabaseURL(t *testing.T) {
+	const secretURL = "postgres://scimd:s3cr3t-pw@db.example.com:5432/scimd?sslmode=require"
+	c, err := loadConfig(t, map[string]string{"SCIMD_DATABASE_URL": secretURL})
+	if err != nil || c.DatabaseURL != secretURL {
+		t.Fatalf("SCIMD_DATABASE_URL: %q, %v", c.DatabaseURL, err)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("starting", "config", c)
+	if strings.Contains(logged.String(), "s3cr3t-pw") || !strings.Contains(logged.String(), "db.example.com") {
+		t.Errorf("logged configuration: %s", logged.String())
+	}
+	if c, err := loadConfig(t, nil, "-database-url", "postgresql://db.example.com/scimd"); err != nil || c.DatabaseURL == "" {
+		t.Errorf("-database-url: %q, %v", c.DatabaseURL, err)
+	}
+	file := filepath.Join(t.TempDir(), "url")
+	if err := os.WriteFile(file, []byte(secretURL+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := loadConfig(t, map[string]string{"SCIMD_DATABASE_URL_FILE": file}); err != nil || c.DatabaseURL != secretURL {
+		t.Errorf("SCIMD_DATABASE_URL_FILE: %q, %v", c.DatabaseURL, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"both in the environment", map[string]string{"SCIMD_DATABASE_URL": secretURL, "SCIMD_DB": "x.db"}, nil, "SCIMD_DB and SCIMD_DATABASE_URL are both set"},
+		{"a flag and the environment", map[string]string{"SCIMD_DATABASE_URL": secretURL}, []string{"-db", "x.db"}, "SCIMD_DB and SCIMD_DATABASE_URL are both set"},
+		{"not postgres", map[string]string{"SCIMD_DATABASE_URL": "mysql://scimd:s3cr3t-pw@db/scimd"}, nil, "SCIMD_DATABASE_URL: not a postgres://"},
+		{"no host", map[string]string{"SCIMD_DATABASE_URL": "postgres:s3cr3t-pw"}, nil, "SCIMD_DATABASE_URL: not a postgres://"},
+	} {
+		_, err := loadConfig(t, tc.env, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		} else if strings.Contains(err.Error(), "s3cr3t-pw") {
+			t.Errorf("%s: the error shows the password: %v", tc.name, err)
+		}
+	}
+}
+
+// TestServeRefusesAnUnreachableDatabase: scimd exits with an error that
+// names the database without its password.
+func TestServeRefusesAnUnreachableDatabase(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	var out bytes.Buffer
+	env := map[string]string{"SCIMD_DATABASE_URL": "postgres://scimd:s3cr3t-pw@" + addr + "/scimd?connect_timeout=2", "SCIMD_ADDR": "127.0.0.1:0"}
+	if code := run(t.Context(), nil, func(k string) string { return env[k] }, &out, &out); code != exitError {
+		t.Errorf("exit %d, want %d: %s", code, exitError, out.String())
+	}
+	if strings.Contains(out.String(), "s3cr3t-pw") || !strings.Contains(out.String(), addr) {
+		t.Errorf("output: %s", out.String())
 	}
 }

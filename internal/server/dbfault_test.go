@@ -159,6 +159,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 	proxy := newFaultProxy(t, u.Host)
 	s := startServer(t, testOptions{databaseURL: proxy.through(t, direct)})
 	d := decodeJSON[directoryJSON](t, s.do(http.MethodPost, "/admin/v1/directories", testAdminToken, `{"name":"Contoso"}`))
+	key := decodeJSON[struct{ Key string }](t, s.do(http.MethodPost, "/admin/v1/directories/"+d.ID+"/api-keys", testAdminToken, `{"name":"cx"}`)).Key
 
 	var (
 		mu       sync.Mutex
@@ -214,6 +215,16 @@ func TestDatabaseGoesAway(t *testing.T) {
 	within(t, 5*time.Second, "/readyz answers 503", func() bool {
 		return s.do(http.MethodGet, "/readyz", "", "").status == http.StatusServiceUnavailable
 	})
+	// The admin and lookup APIs answer their JSON 503.
+	for _, r := range []response{
+		s.do(http.MethodGet, "/admin/v1/directories/"+d.ID, testAdminToken, ""),
+		s.do(http.MethodGet, "/api/v1/directories/"+d.ID+"/lookup?phone=%2B442071838750", key, ""),
+	} {
+		wantAPIError(t, r, http.StatusServiceUnavailable, "unavailable")
+		if r.header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+	}
 	time.Sleep(time.Second)
 	mu.Lock()
 	during := statuses[http.StatusServiceUnavailable]

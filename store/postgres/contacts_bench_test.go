@@ -135,7 +135,7 @@ func seedGroup(tb testing.TB, db *DB, directoryID, name string, members []string
 	if _, err := db.pool.CopyFrom(ctx, pgx.Identifier{"group_members"}, []string{"directory_id", "group_id", "user_id"}, pgx.CopyFromRows(rows)); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := db.pool.Exec(ctx, `ANALYZE groups, group_members`); err != nil {
+	if _, err := db.pool.Exec(ctx, `VACUUM ANALYZE groups, group_members`); err != nil {
 		tb.Fatal(err)
 	}
 }

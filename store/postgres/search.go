@@ -30,12 +30,12 @@ import (
 // A group's members lead if they are few: with a group filter, one query
 // first counts each filter's matches up to leadCap.
 //
-// A led query is a prepared statement, whose generic plan serves any
-// values: planning it took as long as running it. A walk, or a text of
-// several words, is planned for its parameters' values each time (an
-// unnamed statement): whether a walk's filter is best probed contact by
-// contact or hashed first, and which word of a text reads the fewest
-// rows, depend on them.
+// A query is a prepared statement, whose generic plan serves any values
+// (planning a led query took as long as running it), unless it walks
+// with a filter or has a text of several words: it is then planned for
+// its parameters' values each time (an unnamed statement), since whether
+// a walk's filter is best probed contact by contact or hashed first, and
+// which word of a text reads the fewest rows, depend on them.
 func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.ContactQuery) ([]store.ContactRecord, string, error) {
 	if q.Limit <= 0 {
 		return nil, "", nil
@@ -58,7 +58,7 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	}
 	query, args := searchQuery(directoryID, filters, lead, r, after, q.Limit+1)
 	mode := pgx.QueryExecModeCacheStatement
-	if lead < 0 || slices.ContainsFunc(filters, func(f filter) bool { return f.valued }) {
+	if lead < 0 && len(filters) > 0 || slices.ContainsFunc(filters, func(f filter) bool { return f.valued }) {
 		mode = pgx.QueryExecModeCacheDescribe
 	}
 	recs, err := queryContacts(ctx, db.pool, query, append([]any{mode}, args...),
