@@ -12,3 +12,9 @@ func machineCPU() (time.Duration, bool) { return 0, false }
 
 // diskWritten is not measured here.
 func diskWritten() (int64, bool) { return 0, false }
+
+// postmasterOf does not find PostgreSQL here.
+func postmasterOf(int) int { return 0 }
+
+// processTreeCPU is not measured here.
+func processTreeCPU(int) (time.Duration, bool) { return 0, false }

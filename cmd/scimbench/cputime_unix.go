@@ -65,3 +65,72 @@ func diskWritten() (int64, bool) {
 	}
 	return 0, false
 }
+
+// procStat reads a process's parent and CPU times from /proc/<pid>/stat:
+// its own (utime, stime) and its waited-for children's (cutime, cstime).
+func procStat(pid int) (comm string, ppid int, cpu time.Duration, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, 0, false
+	}
+	s := string(b)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')') // the name may hold spaces and parentheses
+	if open < 0 || end < open {
+		return "", 0, 0, false
+	}
+	f := strings.Fields(s[end+1:]) // state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+	if len(f) < 15 {
+		return "", 0, 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	if err != nil {
+		return "", 0, 0, false
+	}
+	var ticks int64
+	for _, v := range f[11:15] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "", 0, 0, false
+		}
+		ticks += n
+	}
+	return s[open+1 : end], ppid, time.Duration(ticks) * time.Second / userHZ, true
+}
+
+// postmasterOf is the pid of the PostgreSQL server whose backend is pid,
+// or 0 if pid is not a PostgreSQL backend of this machine.
+func postmasterOf(pid int) int {
+	comm, ppid, _, ok := procStat(pid)
+	if !ok || comm != "postgres" {
+		return 0
+	}
+	if comm, _, _, ok := procStat(ppid); !ok || comm != "postgres" {
+		return 0
+	}
+	return ppid
+}
+
+// processTreeCPU is the CPU time of a process and its children: the
+// postmaster's own and its exited children's, plus every live child's
+// (backends, WAL writer, checkpointer, autovacuum workers). It rounds to
+// the 10 ms ticks of /proc.
+func processTreeCPU(pid int) (time.Duration, bool) {
+	_, _, total, ok := procStat(pid)
+	if !ok {
+		return 0, false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		if _, ppid, cpu, ok := procStat(child); ok && ppid == pid {
+			total += cpu
+		}
+	}
+	return total, true
+}

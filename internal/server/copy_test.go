@@ -44,7 +44,7 @@ func TestCopy(t *testing.T) {
 	fx := writeCopySource(t, path, config)
 
 	target := copyTargetURL(t)
-	stdout, stderr, code := runCopyCommand(t, "-from", path, "-to", target)
+	stdout, stderr, code := runCopyCommand(t, nil, "-from", path, "-to", target)
 	if code != exitOK {
 		t.Fatalf("copy: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -78,7 +78,7 @@ func TestCopy(t *testing.T) {
 	}
 
 	// A second copy into the same target is refused and changes nothing.
-	stdout, stderr, code = runCopyCommand(t, "-from", path, "-to", target)
+	stdout, stderr, code = runCopyCommand(t, nil, "-from", path, "-to", target)
 	if code != exitError || !strings.Contains(stderr, "is not empty") {
 		t.Errorf("second copy: exit %d, want %d and 'is not empty'\nstdout:\n%s\nstderr:\n%s", code, exitError, stdout, stderr)
 	}
@@ -231,10 +231,11 @@ func copyTargetURL(t *testing.T) string {
 	return u.String()
 }
 
-func runCopyCommand(t *testing.T, args ...string) (stdout, stderr string, code int) {
+// runCopyCommand runs scimd copy with args and the environment env.
+func runCopyCommand(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errs bytes.Buffer
-	code = run(t.Context(), append([]string{"copy"}, args...), func(string) string { return "" }, &out, &errs)
+	code = run(t.Context(), append([]string{"copy"}, args...), func(k string) string { return env[k] }, &out, &errs)
 	return out.String(), errs.String(), code
 }
 
@@ -388,7 +389,8 @@ func TestCopyRefusesSourceSchema(t *testing.T) {
 			}
 			raw.Close()
 			target := pgtest.URL(t)
-			_, stderr, code := runCopyCommand(t, "-from", path, "-to", target)
+			// The target may come from the server's variable.
+			_, stderr, code := runCopyCommand(t, map[string]string{"SCIMD_DATABASE_URL": target}, "--from", path)
 			if code != exitError || !strings.Contains(stderr, tc.want) {
 				t.Errorf("exit %d, want %d with %q; stderr:\n%s", code, exitError, tc.want, stderr)
 			}
@@ -407,11 +409,11 @@ func TestCopyRefusesSourceSchema(t *testing.T) {
 // TestCopyUsage: the command needs a source and a PostgreSQL target.
 func TestCopyUsage(t *testing.T) {
 	for _, args := range [][]string{{}, {"-from", "x.db"}, {"-from", "x.db", "-to", "mysql://db"}, {"-from", "x.db", "-to", "postgres://h/db", "extra"}} {
-		if _, stderr, code := runCopyCommand(t, args...); code != exitUsage {
+		if _, stderr, code := runCopyCommand(t, nil, args...); code != exitUsage {
 			t.Errorf("copy %q: exit %d, want %d; stderr:\n%s", args, code, exitUsage, stderr)
 		}
 	}
-	_, stderr, code := runCopyCommand(t, "-from", filepath.Join(t.TempDir(), "missing.db"), "-to", "postgres://127.0.0.1/none")
+	_, stderr, code := runCopyCommand(t, nil, "-from", filepath.Join(t.TempDir(), "missing.db"), "-to", "postgres://127.0.0.1/none")
 	if code != exitError || !strings.Contains(stderr, "no such file") {
 		t.Errorf("missing source: exit %d; stderr:\n%s", code, stderr)
 	}

@@ -103,10 +103,11 @@ type filter struct {
 	valued bool
 }
 
-// leadCap is the most members a group filter may select to lead a
-// search. A walk of the contact order checks about page size × contacts
-// / matches contacts, a lead reads all of its matches: at 100,000
-// contacts and pages of 50, they cost the same at about 2,000 matches.
+// leadCap is the most rows a counted filter (a group's members) may
+// select to lead a search. A walk of the contact order checks about page
+// size × contacts / matches contacts, a lead reads all of its matches: at
+// 100,000 contacts and pages of 50, they cost the same at about 2,000
+// matches.
 const leadCap = 2000
 
 // leadDigits is the fewest digits that lead a search: the trigram index
