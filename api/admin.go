@@ -308,7 +308,7 @@ func (a *Admin) directory(d store.Directory) directoryJSON {
 		ID:   d.ID,
 		Name: d.Name,
 		// Same form as scim.BaseURL; api may not import scim (see
-		// ARCHITECTURE.md), and internal/server tests that the two agree.
+		// docs/ARCHITECTURE.md), and internal/server tests that the two agree.
 		SCIMBaseURL: a.cfg.PublicURL + "/scim/v2/" + d.ID,
 		Created:     d.Created.UTC(),
 	}

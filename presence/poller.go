@@ -16,7 +16,7 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// Cadences (GRAPH-PRESENCE.md §4, §5, §9).
+// Cadences (docs/GRAPH-PRESENCE.md §4, §5, §9).
 const (
 	maxInterval        = 10 * time.Minute // AIMD ceiling after throttling
 	adminProbeInterval = 30 * time.Minute // needs_admin: probe the token endpoint

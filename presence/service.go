@@ -1,7 +1,7 @@
 // Package presence reads Microsoft Teams presence from Microsoft Graph for
 // the contacts of every directory whose admin connected it: app-only
 // tokens per tenant, getPresencesByUserId in batches of 650, a poller per
-// directory, connection states and revocation. GRAPH-PRESENCE.md is the
+// directory, connection states and revocation. docs/GRAPH-PRESENCE.md is the
 // design; fakegraph is the fake Graph used by the tests.
 package presence
 

@@ -204,7 +204,7 @@ func requestToken(ctx context.Context, hc *http.Client, loginURL, tenant, client
 	life := seconds(ok.ExpiresIn, 3599)
 	t := token{value: ok.AccessToken, expires: now.Add(life)}
 	// Refresh at the earliest of exp−5 min, 75% of the lifetime and
-	// refresh_in (GRAPH-PRESENCE.md §1).
+	// refresh_in (docs/GRAPH-PRESENCE.md §1).
 	refresh := min(life-5*time.Minute, life*3/4)
 	if r := seconds(ok.RefreshIn, 0); r > 0 {
 		refresh = min(refresh, r)

@@ -50,7 +50,7 @@ func (t *tokens) get(ctx context.Context, tenant, clientID string, cred credenti
 	})
 	if err != nil {
 		// A transient failure keeps a token that is still valid
-		// (GRAPH-PRESENCE.md §1); a refusal by the identity platform
+		// (docs/GRAPH-PRESENCE.md §1); a refusal by the identity platform
 		// does not: the app or its credential is gone.
 		if _, refused := err.(*TokenError); !refused && ok && now.Before(cached.expires) {
 			return cached.value, nil

@@ -2,7 +2,7 @@ package store
 
 import "time"
 
-// Presence connection states (see GRAPH-PRESENCE.md §5).
+// Presence connection states (see docs/GRAPH-PRESENCE.md §5).
 const (
 	PresenceConnected    = "connected"     // polling
 	PresenceNeedsConsent = "needs_consent" // consent not granted yet, or removed (Graph answers 403)

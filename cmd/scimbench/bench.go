@@ -26,6 +26,9 @@ type bench struct {
 	stderr io.Writer
 	prog   *progress
 	seed   uint32
+	// meter reads PostgreSQL's counters around each phase of a run on
+	// PostgreSQL; nil otherwise.
+	meter *pgMeter
 
 	errMu    sync.Mutex
 	errShown int
@@ -244,6 +247,12 @@ type phaseRun struct {
 	// written is the bytes the process wrote to storage, -1 if unknown.
 	written int64
 	done    int // work items run
+	// pgCPU is the CPU time of the PostgreSQL server's processes (if
+	// pgCPUKnown; then other leaves it out), pgWAL the WAL it wrote (-1
+	// if unknown): runs on PostgreSQL only.
+	pgCPU      time.Duration
+	pgCPUKnown bool
+	pgWAL      int64
 }
 
 // runPhase runs fn(w, i) for i in [0, total) on the concurrency's
@@ -258,6 +267,7 @@ func (b *bench) runPhase(ctx context.Context, name string, total int, limit time
 	}
 	var next, done atomic.Int64
 	var deadline time.Time
+	pg0 := b.meter.sample(ctx)
 	start, cpu0 := time.Now(), cpuTime()
 	machine0, machineOK := machineCPU()
 	written0, writtenOK := diskWritten()
@@ -281,14 +291,22 @@ func (b *bench) runPhase(ctx context.Context, name string, total int, limit time
 		})
 	}
 	wg.Wait()
-	r := phaseRun{wall: time.Since(start), cpu: cpuTime() - cpu0, written: -1, done: int(done.Load())}
+	r := phaseRun{wall: time.Since(start), cpu: cpuTime() - cpu0, written: -1, done: int(done.Load()), pgWAL: -1}
 	if written1, ok := diskWritten(); ok && writtenOK {
 		r.written = written1 - written0
 	}
-	if machine1, ok := machineCPU(); ok && machineOK {
+	machine1, machineOK1 := machineCPU()
+	pg1 := b.meter.sample(ctx)
+	if pg0.cpuOK && pg1.cpuOK {
+		r.pgCPU, r.pgCPUKnown = pg1.cpu-pg0.cpu, true
+	}
+	if pg0.walOK && pg1.walOK {
+		r.pgWAL = pg1.wal - pg0.wal
+	}
+	if machineOK1 && machineOK {
 		// /proc/stat counts in ticks of 10 ms: short phases can come out
 		// slightly negative.
-		r.other, r.otherKnown = max(0, machine1-machine0-r.cpu), true
+		r.other, r.otherKnown = max(0, machine1-machine0-r.cpu-r.pgCPU), true
 	}
 	b.prog.stop()
 	return r, stopProfile()

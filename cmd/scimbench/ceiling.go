@@ -62,7 +62,7 @@ func newCeilingSet(workers int) *ceilingSet {
 func (cs *ceilingSet) results() map[string]*PhaseResult {
 	out := map[string]*PhaseResult{}
 	for name, runs := range cs.runs {
-		sum := phaseRun{otherKnown: true, written: 0}
+		sum := phaseRun{otherKnown: true, written: 0, pgCPUKnown: true, pgWAL: 0}
 		var rates []float64
 		for _, r := range runs {
 			sum.wall += r.wall
@@ -74,6 +74,13 @@ func (cs *ceilingSet) results() map[string]*PhaseResult {
 				sum.written = -1
 			} else {
 				sum.written += r.written
+			}
+			sum.pgCPU += r.pgCPU
+			sum.pgCPUKnown = sum.pgCPUKnown && r.pgCPUKnown
+			if r.pgWAL < 0 || sum.pgWAL < 0 {
+				sum.pgWAL = -1
+			} else {
+				sum.pgWAL += r.pgWAL
 			}
 			if r.wall > 0 { // a pass cut short before it began has no rate
 				rates = append(rates, float64(r.done)/r.wall.Seconds())
@@ -170,7 +177,7 @@ func (b *bench) storageCeilings(ctx context.Context, cs *ceilingSet, pass, path 
 	// Inserts: c goroutines queue for the one writer connection, as
 	// scimd's writes would without group commit.
 	ins := cs.ops[ceilInsert]
-	key := func(i int64) string { return fmt.Sprintf("k%010d", i*7919%1_000_000_007) }
+	key := ceilingKey
 	// seq hands out keys in the order the inserts run, so that every key
 	// below it exists even if a phase stops at its time limit.
 	seq := make(chan int64, 1)
@@ -221,6 +228,10 @@ func (b *bench) storageCeilings(ctx context.Context, cs *ceilingSet, pass, path 
 	cs.what[ceilSelect] = fmt.Sprintf("SELECT of one row by an indexed text key, %d rows, %d reader connections", total, b.opt.concurrency)
 	return err
 }
+
+// ceilingKey is the storage ceilings' key of row i: scattered over the
+// index, as user ids are.
+func ceilingKey(i int64) string { return fmt.Sprintf("k%010d", i*7919%1_000_000_007) }
 
 func insertOne(ctx context.Context, db *sql.DB, k string, v []byte) error {
 	tx, err := db.BeginTx(ctx, nil)

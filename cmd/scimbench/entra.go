@@ -10,7 +10,7 @@ import (
 
 // This file generates the directory scimbench provisions: people with
 // names, emails, valid phone numbers, titles and departments, and the
-// request bodies Microsoft Entra ID sends for them (ENTRA.md §3, §4, §8).
+// request bodies Microsoft Entra ID sends for them (docs/ENTRA.md §3, §4, §8).
 // Everything is a pure function of the person's index and the run's seed,
 // so workers need no shared state to build a request.
 
@@ -181,7 +181,7 @@ func addMembersBody(userIDs []string) []byte {
 
 // updateBody is a user update in Entra's default PATCH dialect: one
 // title-case Replace per changed attribute, or a disable with the string
-// boolean "False" (ENTRA.md §4).
+// boolean "False" (docs/ENTRA.md §4).
 func updateBody(p person, n int, disable bool) []byte {
 	if disable {
 		return mustJSON(patch(jsonObject{"op": "Replace", "path": "active", "value": "False"}))

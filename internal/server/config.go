@@ -54,7 +54,7 @@ type Config struct {
 }
 
 // The presence poll interval's bounds: faster buys nothing (Teams itself
-// lags, GRAPH-PRESENCE.md §3), slower makes presence useless.
+// lags, docs/GRAPH-PRESENCE.md §3), slower makes presence useless.
 const (
 	minPresenceInterval = 5 * time.Second
 	maxPresenceInterval = 10 * time.Minute

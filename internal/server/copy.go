@@ -153,24 +153,9 @@ func copyDatabase(ctx context.Context, opts copyOptions, log *slog.Logger, out i
 	} else if err != nil {
 		return fmt.Errorf("copy settings to %s: %w", dstName, err)
 	}
-	var copied []string
-	links := 0
-	for _, d := range dirs {
-		im, err := sourceDirectory(ctx, src, d)
-		if err == nil {
-			err = dst.ImportDirectory(ctx, im)
-		}
-		if err != nil {
-			fmt.Fprintf(out, "stopped at directory %s %q: it and the directories after it were not copied; copied before it: %s\n"+
-				"the target is not empty any more: drop and re-create it before running scimd copy again\n",
-				d.ID, d.Name, listOrNone(copied))
-			return fmt.Errorf("copy directory %s: %w", d.ID, err)
-		}
-		copied = append(copied, d.ID)
-		if im.Link != nil {
-			links++
-		}
-		fmt.Fprintf(out, "copied directory %s %q\n", d.ID, d.Name)
+	links, err := copyDirectories(ctx, src, dst, dirs, out)
+	if err != nil {
+		return err
 	}
 	if err := verifyCopy(ctx, src, dst, dirs, out); err != nil {
 		return err
@@ -180,6 +165,31 @@ func copyDatabase(ctx context.Context, opts copyOptions, log *slog.Logger, out i
 		fmt.Fprintf(out, "%d presence links were copied with their Graph credentials sealed: run scimd with the same SCIMD_SECRET_KEY as before\n", links)
 	}
 	return nil
+}
+
+// copyDirectories imports each directory in its own transaction and
+// returns how many had a presence link. If one fails, it says which ones
+// were copied before.
+func copyDirectories(ctx context.Context, src store.Store, dst *postgres.DB, dirs []store.Directory, out io.Writer) (links int, err error) {
+	var copied []string
+	for _, d := range dirs {
+		im, err := sourceDirectory(ctx, src, d)
+		if err == nil {
+			err = dst.ImportDirectory(ctx, im)
+		}
+		if err != nil {
+			fmt.Fprintf(out, "stopped at directory %s %q: it and the directories after it were not copied; copied before it: %s\n"+
+				"the target is not empty any more: drop and re-create it before running scimd copy again\n",
+				d.ID, d.Name, listOrNone(copied))
+			return links, fmt.Errorf("copy directory %s: %w", d.ID, err)
+		}
+		copied = append(copied, d.ID)
+		if im.Link != nil {
+			links++
+		}
+		fmt.Fprintf(out, "copied directory %s %q\n", d.ID, d.Name)
+	}
+	return links, nil
 }
 
 // openCopySource opens an existing SQLite file at the current schema; it

@@ -418,3 +418,44 @@ func TestCopyUsage(t *testing.T) {
 		t.Errorf("missing source: exit %d; stderr:\n%s", code, stderr)
 	}
 }
+
+// TestCopyStopsMidway: a directory that cannot be copied (a document
+// PostgreSQL's jsonb cannot read) leaves nothing of itself in the target,
+// keeps the directories copied before it, and the output names them.
+func TestCopyStopsMidway(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "scimd.db")
+	db, err := sqlite.OpenAndMigrate(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct{ id, doc string }{{"good", `{"userName":"a@contoso.com"}`}, {"bad", `{"userName":"a@contoso.com","x":"\u0000"}`}} {
+		if _, err := db.CreateDirectory(ctx, store.Directory{ID: d.id, Name: d.id, SCIMTokenHash: store.HashToken(d.id)}); err != nil {
+			t.Fatal(err)
+		}
+		u := store.User{DirectoryID: d.id, ID: "u1", UserName: "a@contoso.com", Active: true, Doc: []byte(d.doc)}
+		if _, err := db.CreateUser(ctx, u, store.SyncEvent{Operation: store.SyncCreate, ResourceType: "User"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	target := pgtest.URL(t)
+	stdout, stderr, code := runCopyCommand(t, nil, "-from", path, "-to", target)
+	if code != exitError || !strings.Contains(stdout, `stopped at directory bad "bad"`) || !strings.Contains(stdout, "copied before it: good\n") {
+		t.Errorf("exit %d, want %d naming the directories\nstdout:\n%s\nstderr:\n%s", code, exitError, stdout, stderr)
+	}
+	dst, err := postgres.Open(ctx, target, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, n, err := dst.ListUsers(ctx, "good", store.Query{}); err != nil || n != 1 {
+		t.Errorf("good directory on the copy: %d users, %v", n, err)
+	}
+	if _, err := dst.GetDirectory(ctx, "bad"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bad directory on the copy: %v, want not found", err)
+	}
+	if evs, err := dst.ListSyncEvents(ctx, "bad", store.SyncQuery{Limit: 10}); err != nil || len(evs) != 0 {
+		t.Errorf("bad directory's events on the copy: %v, %v", evs, err)
+	}
+}

@@ -2,7 +2,7 @@
 // the Microsoft Graph presence API, for tests of the presence poller.
 //
 // One Server plays one multi-tenant app registration: every knob applies to
-// all tenants. Wire formats follow docs GRAPH-PRESENCE.md; where Microsoft
+// all tenants. Wire formats follow docs/GRAPH-PRESENCE.md; where Microsoft
 // documents nothing, the fake picks one plausible behaviour and says so.
 package fakegraph
 
