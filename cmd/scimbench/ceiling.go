@@ -47,9 +47,9 @@ type ceilingSet struct {
 func newCeilingSet(workers int) *ceilingSet {
 	return &ceilingSet{
 		ops: map[string]*op{
-			ceilHTTP:   newOp("HTTP ceiling: GET, fixed 100-byte JSON", workers),
-			ceilInsert: newOp("storage ceiling: INSERT, 1 row a durable commit", workers),
-			ceilSelect: newOp("storage ceiling: SELECT by indexed key", workers),
+			ceilHTTP:     newOp("HTTP ceiling: GET, fixed 100-byte JSON", workers),
+			ceilInsert:   newOp("storage ceiling: INSERT, 1 row a durable commit", workers),
+			ceilSelect:   newOp("storage ceiling: SELECT by indexed key", workers),
 			ceilPGInsert: newOp("PostgreSQL ceiling: INSERT, 1 row a durable commit", workers),
 			ceilPGSelect: newOp("PostgreSQL ceiling: SELECT by primary key", workers),
 		},

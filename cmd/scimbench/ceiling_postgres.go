@@ -87,7 +87,7 @@ func (b *bench) postgresCeilings(ctx context.Context, cs *ceilingSet, pass, data
 		}
 	})
 	cs.runs[ceilPGInsert] = append(cs.runs[ceilPGInsert], run)
-	cs.what[ceilPGInsert] = fmt.Sprintf("single-row INSERTs, each its own transaction, on %d connections, every commit flushed (synchronous_commit %s)", conns, b.syncCommit(ctx, pool))
+	cs.what[ceilPGInsert] = fmt.Sprintf("single-row INSERTs, each its own transaction, on %d connections, every commit flushed (synchronous_commit %s)", conns, showSetting(ctx, pool, "synchronous_commit"))
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
@@ -129,11 +129,12 @@ func (b *bench) postgresCeilings(ctx context.Context, cs *ceilingSet, pass, data
 	return err
 }
 
-// syncCommit is the synchronous_commit the ceiling's connections (and
-// scimd's, which set none) commit with.
-func (b *bench) syncCommit(ctx context.Context, pool *pgxpool.Pool) string {
+// showSetting is a setting as the pool's connections have it: for
+// synchronous_commit, what the ceiling's commits (and scimd's, which set
+// none) do.
+func showSetting(ctx context.Context, pool *pgxpool.Pool, name string) string {
 	var v string
-	if err := pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT current_setting($1)`, name).Scan(&v); err != nil {
 		return "unknown"
 	}
 	return v

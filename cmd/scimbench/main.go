@@ -57,9 +57,9 @@ type options struct {
 	db          string
 	// postgres is the -postgres server URL; backends and replicas are
 	// what the in-process scimd runs on, one run of the cycle each.
-	postgres string
-	backends []string
-	replicas []int
+	postgres    string
+	backends    []string
+	replicas    []int
 	keep        bool
 	serverLog   string
 	ceilingDir  string
@@ -320,7 +320,7 @@ runs:
 			r, err := b.runOnce(ctx, sizesFor(o, users), cfg)
 			if r != nil {
 				rep.Runs = append(rep.Runs, r)
-				printRun(stdout, r, len(configs) > 1)
+				printRun(stdout, r)
 				if r.Errors > 0 || r.Interrupted {
 					status = 1
 				}
@@ -397,6 +397,7 @@ func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult,
 		scope = fmt.Sprintf("scimd (%d in-process) and scimbench's client, one process; PostgreSQL is others, counted apart", cfg.Replicas)
 		if m := newPGMeter(ctx, pg.url); m != nil {
 			b.meter = m
+			pg.info.CPUMeasured = m.cpuMeasured()
 			defer func() {
 				b.meter = nil
 				m.close()

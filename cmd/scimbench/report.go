@@ -14,7 +14,8 @@ import (
 )
 
 // Report is the JSON output: the machine, the options and every run (one,
-// or one per size with -scale).
+// or one per size with -scale, times one per backend and replica count
+// with -backends and -replicas).
 type Report struct {
 	Machine Machine           `json:"machine"`
 	Flags   map[string]string `json:"flags"`
@@ -33,8 +34,14 @@ type Machine struct {
 	Time       time.Time `json:"time"`
 }
 
-// RunResult is one cycle at one size.
+// RunResult is one cycle at one size on one backend.
 type RunResult struct {
+	// Backend is what the in-process scimd ran on, "sqlite" or "postgres"
+	// ("" with -base); Replicas how many scimd servers shared it.
+	Backend  string `json:"backend,omitempty"`
+	Replicas int    `json:"replicas"`
+	// Postgres describes the PostgreSQL server and the run's database.
+	Postgres *PostgresInfo           `json:"postgres,omitempty"`
 	Sizes    sizes                   `json:"sizes"`
 	Ceilings map[string]*PhaseResult `json:"ceilings"`
 	Phases   []*PhaseResult          `json:"phases"`
@@ -69,8 +76,14 @@ type PhaseResult struct {
 	// DiskWriteBytes is what the process wrote to storage during the
 	// phase (Linux's write_bytes: WAL frames, checkpoints); null where
 	// unknown.
-	DiskWriteBytes *int64     `json:"diskWriteBytes"`
-	Ops            []OpResult `json:"ops"`
+	DiskWriteBytes *int64 `json:"diskWriteBytes"`
+	// PostgresCPUSeconds is the CPU time of the PostgreSQL server's
+	// processes during the phase, in a run on PostgreSQL on this machine
+	// (OtherCPUs then leaves it out); PostgresWALBytes is the WAL the
+	// server wrote meanwhile. Absent where unknown.
+	PostgresCPUSeconds *float64   `json:"postgresCPUSeconds,omitempty"`
+	PostgresWALBytes   *int64     `json:"postgresWALBytes,omitempty"`
+	Ops                []OpResult `json:"ops"`
 	// PassRates are a ceiling's requests per second in each pass: before
 	// and after the cycle.
 	PassRates []float64 `json:"passRates,omitempty"`
@@ -140,6 +153,13 @@ func phaseOf(name, what string, planned int, run phaseRun, ops ...*op) *PhaseRes
 		o := run.other.Seconds() / run.wall.Seconds()
 		p.OtherCPUs = &o
 	}
+	if run.pgCPUKnown {
+		c := run.pgCPU.Seconds()
+		p.PostgresCPUSeconds = &c
+	}
+	if run.pgWAL >= 0 {
+		p.PostgresWALBytes = &run.pgWAL
+	}
 	for _, o := range ops {
 		p.Ops = append(p.Ops, opResult(o, run.wall))
 	}
@@ -158,6 +178,27 @@ func (r *RunResult) ceilingRate(name string) float64 {
 		return slices.Max(p.PassRates)
 	}
 	return p.Ops[0].PerSecond
+}
+
+// storageCeilings are the names of the run's storage ceilings: its
+// backend's.
+func (r *RunResult) storageCeilings() (ins, sel string) {
+	if r.Backend == backendPostgres {
+		return ceilPGInsert, ceilPGSelect
+	}
+	return ceilInsert, ceilSelect
+}
+
+// label names the run's backend: sqlite, postgres×2 (two replicas), or
+// -base.
+func (r *RunResult) label() string {
+	switch r.Backend {
+	case "":
+		return "-base"
+	case backendPostgres:
+		return fmt.Sprintf("postgres×%d", r.Replicas)
+	}
+	return r.Backend
 }
 
 // computeRatios sets every operation's ratios to its ceilings.
@@ -202,7 +243,8 @@ func (r *RunResult) evaluateTargets() {
 		}
 		r.Targets = append(r.Targets, t)
 	}
-	ratio(opUserCreate, ceilInsert, 1.0, "user creation (filter+POST)")
+	ins, _ := r.storageCeilings()
+	ratio(opUserCreate, ins, 1.0, "user creation (filter+POST)")
 	ratio(opUserFilterHit, ceilHTTP, 0.5, "GET /Users?filter")
 	ratio(opUserGet, ceilHTTP, 0.5, "GET /Users/{id}")
 
@@ -238,7 +280,8 @@ func (r *RunResult) evaluateTargets() {
 // itemName is what a phase's work item is.
 var itemName = map[string]string{"users": "user", "groups": "group", "members": "PATCH"}
 
-var ceilingLabel = map[string]string{ceilHTTP: "HTTP", ceilInsert: "durable insert", ceilSelect: "point select"}
+var ceilingLabel = map[string]string{ceilHTTP: "HTTP", ceilInsert: "durable insert", ceilSelect: "point select",
+	ceilPGInsert: "PostgreSQL durable insert", ceilPGSelect: "PostgreSQL point select"}
 
 // table lays out rows of cells: the first column left-aligned, the others
 // right-aligned. A row of one cell is a heading.
@@ -280,28 +323,47 @@ func (t *table) write(w io.Writer) {
 // printRun writes one run's tables.
 func printRun(w io.Writer, r *RunResult) {
 	s := r.Sizes
-	fmt.Fprintf(w, "\n== %d users, %d groups of %d members (%d a PATCH), %d user updates, c=%d ==\n\n",
-		s.Users, s.Groups, s.Members, s.Batch, s.Updates, s.Concurrency)
+	on := ""
+	if r.Backend != "" {
+		on = r.label() + ": "
+	}
+	fmt.Fprintf(w, "\n== %s%d users, %d groups of %d members (%d a PATCH), %d user updates, c=%d ==\n\n",
+		on, s.Users, s.Groups, s.Members, s.Batch, s.Updates, s.Concurrency)
+	if pg := r.Postgres; pg != nil {
+		fmt.Fprintf(w, "PostgreSQL %s, database %s, synchronous_commit %s, fsync %s, shared_buffers %s; its CPU %s\n\n",
+			pg.Version, pg.Database, pg.SynchronousCommit, pg.Fsync, pg.SharedBuffers,
+			map[bool]string{true: "measured apart (/proc)", false: "not measured (not on this machine, or not found)"}[pg.CPUMeasured])
+	}
+	pgApart := r.Postgres != nil && r.Postgres.CPUMeasured
 	var t table
 	t.add("operation", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "ratio to ceilings")
 	var phases []*PhaseResult
-	for _, name := range []string{ceilHTTP, ceilInsert, ceilSelect} {
+	for _, name := range ceilingNames {
 		if p := r.Ceilings[name]; p != nil {
 			phases = append(phases, p)
 		}
 	}
 	for _, p := range append(phases, r.Phases...) {
+		item := cmpOr(itemName[p.Name], "request")
 		head := fmt.Sprintf("%s: %.1f s", p.Name, p.Seconds)
 		if p.CPUSeconds > 0 && p.Seconds > 0 && p.Done > 0 {
 			head += fmt.Sprintf(", %.2f CPUs busy, %.0f µs CPU per %s",
-				p.CPUSeconds/p.Seconds, p.CPUSeconds*1e6/float64(p.Done), cmpOr(itemName[p.Name], "request"))
+				p.CPUSeconds/p.Seconds, p.CPUSeconds*1e6/float64(p.Done), item)
 		}
 		if p.DiskWriteBytes != nil && *p.DiskWriteBytes > 0 && p.Done > 0 {
-			head += fmt.Sprintf(", %.1f KB written to disk per %s", float64(*p.DiskWriteBytes)/1024/float64(p.Done), cmpOr(itemName[p.Name], "request"))
+			head += fmt.Sprintf(", %.1f KB written to disk per %s", float64(*p.DiskWriteBytes)/1024/float64(p.Done), item)
+		}
+		if c := p.PostgresCPUSeconds; c != nil && p.Seconds > 0 && p.Done > 0 {
+			head += fmt.Sprintf(", PostgreSQL %.2f CPUs, %.0f µs CPU per %s", *c/p.Seconds, *c*1e6/float64(p.Done), item)
+		}
+		if wal := p.PostgresWALBytes; wal != nil && *wal > 0 && p.Done > 0 {
+			head += fmt.Sprintf(", %.1f KB WAL per %s", float64(*wal)/1024/float64(p.Done), item)
 		}
 		switch {
 		case p.OtherCPUs != nil && r.Remote:
 			head += fmt.Sprintf(", rest of the machine (scimd included) %.2f CPUs", *p.OtherCPUs)
+		case p.OtherCPUs != nil && r.Postgres != nil && !pgApart:
+			head += fmt.Sprintf(", rest of the machine (PostgreSQL included, if it runs here) %.2f CPUs", *p.OtherCPUs)
 		case p.OtherCPUs != nil:
 			head += fmt.Sprintf(", rest of the machine %.2f CPUs", *p.OtherCPUs)
 		}
@@ -333,7 +395,7 @@ func printRun(w io.Writer, r *RunResult) {
 	if n := r.noisy(); len(n) > 0 {
 		fmt.Fprintf(w, "\nnoisy machine: ceilings moved by more than 25%% between their passes: %s\n", strings.Join(n, "; "))
 	}
-	if d := r.disturbed(); len(d) > 0 && !r.Remote {
+	if d := r.disturbed(); len(d) > 0 && !r.Remote && (r.Postgres == nil || pgApart) {
 		fmt.Fprintf(w, "\ndisturbed: the rest of the machine used more than %.2f CPUs during %s\n", maxOtherCPUs, strings.Join(d, ", "))
 	}
 	if r.Interrupted {
@@ -352,7 +414,7 @@ func joinRates(rates []float64) string {
 // noisy names the ceilings whose passes differ by more than a quarter.
 func (r *RunResult) noisy() []string {
 	var names []string
-	for _, name := range []string{ceilHTTP, ceilInsert, ceilSelect} {
+	for _, name := range ceilingNames {
 		if p := r.Ceilings[name]; p != nil && len(p.PassRates) > 1 {
 			lo, hi := slices.Min(p.PassRates), slices.Max(p.PassRates)
 			if lo <= 0 || hi/lo > 1.25 {
@@ -422,15 +484,21 @@ func (r *RunResult) phaseOf(name string) *PhaseResult {
 // at the run's concurrency (1e6 / req/s), the CPU time per work item
 // (scimd's and the client's in-process: the cost that should stay flat as
 // the directory grows), the ratio to its ceiling and the p99.
-func printScaling(w io.Writer, runs []*RunResult) {
-	fmt.Fprint(w, "\n== scaling: wall µs per request (1e6 / req/s), CPU µs per item, ratio to its ceiling, p99 ms ==\n\n")
+func printScaling(w io.Writer, runs []*RunResult, label string) {
+	if label != "" {
+		label = " on " + label
+	}
+	fmt.Fprintf(w, "\n== scaling%s: wall µs per request (1e6 / req/s), CPU µs per item, ratio to its ceiling, p99 ms ==\n\n", label)
 	var t table
 	head := []string{"operation"}
 	for _, r := range runs {
 		head = append(head, fmt.Sprintf("%d users: µs/req", r.Sizes.Users), "CPU µs", "ratio", "p99")
 	}
 	t.add(head...)
-	for _, c := range []string{ceilHTTP, ceilInsert, ceilSelect} {
+	for _, c := range ceilingNames {
+		if !slices.ContainsFunc(runs, func(r *RunResult) bool { return r.ceilingRate(c) > 0 }) {
+			continue
+		}
 		row := []string{"  ceiling " + c}
 		for _, r := range runs {
 			if rate := r.ceilingRate(c); rate > 0 {
