@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
@@ -240,14 +241,24 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 // directory's sync log with the same reason the client sees.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, ev store.SyncEvent, err error) {
 	e := s.toSCIMError(r, err)
-	ev.Failed, ev.Result = true, e.Detail
-	s.record(r, ev)
+	// A database that is away refused nothing (the client retries), and
+	// could not record it anyway.
+	if !errors.Is(err, store.ErrUnavailable) {
+		ev.Failed, ev.Result = true, e.Detail
+		s.record(r, ev)
+	}
 	writeError(w, e)
 }
 
+// recordTimeout bounds the recording of a refused write, which outlives
+// the request's own context.
+const recordTimeout = 5 * time.Second
+
 func (s *Server) record(r *http.Request, ev store.SyncEvent) {
 	// A client that hung up still left a refused write behind: log it.
-	if err := s.store.RecordSyncEvent(context.WithoutCancel(r.Context()), ev); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
+	defer cancel()
+	if err := s.store.RecordSyncEvent(ctx, ev); err != nil {
 		s.log.ErrorContext(r.Context(), "recording a sync event failed", "directory_id", ev.DirectoryID, "error", err)
 	}
 }

@@ -60,57 +60,49 @@ func (db *DB) LookupPhone(ctx context.Context, directoryID, e164 string, v store
 }
 
 // pointRead returns the contacts that a query of (directory id, key)
-// selects and v lets through. The group and domain rules are applied here, to the group names and
-// domains that the query returns anyway: the SQL stays one constant
-// statement, prepared once per connection. The conformance suite checks
-// that both forms of the rules agree.
+// selects and v lets through. The group and domain rules are applied
+// here, to the group names and domains that the query returns anyway:
+// the SQL stays one constant statement, prepared once per connection.
+// The conformance suite checks that both forms of the rules agree.
 func (db *DB) pointRead(ctx context.Context, query string, v store.Visibility, directoryID, key string) ([]store.ContactRecord, error) {
 	if strings.ContainsRune(key, 0) {
 		return nil, nil // no id or number holds a NUL: PostgreSQL's text cannot
 	}
 	r := compileRules(v)
-	recs, err := queryContacts(ctx, db.pool, query, []any{directoryID, key}, func(rec store.ContactRecord, row contactRow) bool {
+	recs, _, err := queryContacts(ctx, db.pool, query, []any{directoryID, key}, func(rec store.ContactRecord, row contactRow) bool {
 		return r.visible(rec.Groups, row.emailDomain, row.loginDomain)
 	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.ContactRecord, len(recs))
-	for i, c := range recs {
-		out[i] = c.ContactRecord
-	}
-	return out, nil
+	return recs, err
 }
 
 // contactRow is what contactColumns hold beside the record: the sort
 // name (a cursor holds it) and the domains (visibility).
 type contactRow struct{ sortName, emailDomain, loginDomain string }
 
-// sortedContact is a record and its sort name.
-type sortedContact struct {
-	store.ContactRecord
-	sortName string
-}
-
-// queryContacts runs a query of contactColumns and returns the records that
-// keep accepts, in the query's order.
-func queryContacts(ctx context.Context, q querier, query string, args []any, keep func(store.ContactRecord, contactRow) bool) ([]sortedContact, error) {
+// queryContacts runs a query of contactColumns and returns the records
+// that keep (nil: all) accepts, in the query's order, and their sort
+// names.
+func queryContacts(ctx context.Context, q querier, query string, args []any, keep func(store.ContactRecord, contactRow) bool) ([]store.ContactRecord, []string, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, wrap("read contacts", err)
+		return nil, nil, wrap("read contacts", err)
 	}
 	defer rows.Close()
-	var recs []sortedContact
+	var recs []store.ContactRecord
+	var names []string
 	for rows.Next() {
 		rec, row, err := scanContact(rows)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if keep(rec, row) {
-			recs = append(recs, sortedContact{rec, row.sortName})
+		if keep == nil || keep(rec, row) {
+			recs, names = append(recs, rec), append(names, row.sortName)
 		}
 	}
-	return recs, wrap("read contacts", rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, nil, wrap("read contacts", err)
+	}
+	return recs, names, nil
 }
 
 // scanContact reads a row of contactColumns.

@@ -12,9 +12,9 @@ import (
 // that text search matches by prefix are user_words rows (each with the
 // sort name, so that a word's contacts come in contact order), and the
 // phones caller-ID matches are user_phones rows (with the sort name too,
-// for digit searches). User writes keep them in
-// the same transaction. Lists go as arrays, so the SQL text is constant
-// whatever the number of rows.
+// for digit searches). User writes keep them in the same transaction.
+// Lists go as arrays, so the SQL text is constant whatever the number of
+// rows.
 
 const (
 	// insertKeys writes a new user's words and phones in one statement.

@@ -61,21 +61,11 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 	if lead < 0 && len(filters) > 0 || slices.ContainsFunc(filters, func(f filter) bool { return f.valued }) {
 		mode = pgx.QueryExecModeCacheDescribe
 	}
-	recs, err := queryContacts(ctx, db.pool, query, append([]any{mode}, args...),
-		func(store.ContactRecord, contactRow) bool { return true })
-	if err != nil {
-		return nil, "", err
+	recs, names, err := queryContacts(ctx, db.pool, query, append([]any{mode}, args...), nil)
+	if err != nil || len(recs) <= q.Limit {
+		return recs, "", err
 	}
-	next := ""
-	if len(recs) > q.Limit {
-		recs = recs[:q.Limit]
-		next = encodeCursor(cursor{recs[q.Limit-1].sortName, recs[q.Limit-1].ID})
-	}
-	out := make([]store.ContactRecord, len(recs))
-	for i, c := range recs {
-		out[i] = c.ContactRecord
-	}
-	return out, next, nil
+	return recs[:q.Limit], encodeCursor(cursor{names[q.Limit-1], recs[q.Limit-1].ID}), nil
 }
 
 // sqlSearch is a query being built: its arguments, $1 being the
