@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/scimd/scimd/store"
 )
 
@@ -50,21 +52,38 @@ const (
 // statement either way. Most updates (a title, a manager, active) change
 // neither, and cost none.
 func writeKeys(ctx context.Context, tx *tx, u store.User, old *store.ContactKeys, cur store.ContactKeys) error {
+	query, args, ok := keysStatement(u, old, cur)
+	if !ok {
+		return nil
+	}
+	_, err := tx.Exec(ctx, query, args...)
+	return wrap("write lookup keys", err)
+}
+
+// queueKeys is writeKeys as a statement of a batch, if one is needed.
+func queueKeys(b *pgx.Batch, u store.User, old *store.ContactKeys, cur store.ContactKeys) {
+	if query, args, ok := keysStatement(u, old, cur); ok {
+		b.Queue(query, args...)
+	}
+}
+
+// keysStatement returns the statement that writeKeys runs, and false if
+// none is needed.
+func keysStatement(u store.User, old *store.ContactKeys, cur store.ContactKeys) (string, []any, bool) {
 	query := updateKeys
 	switch {
 	case old == nil && len(cur.Words) == 0 && len(cur.Phones) == 0:
-		return nil
+		return "", nil, false
 	case old == nil:
 		query = insertKeys
 	case old.SortName == cur.SortName && slices.Equal(old.Words, cur.Words) && slices.Equal(old.Phones, cur.Phones):
-		return nil
+		return "", nil, false
 	}
 	e164s, types := phoneArrays(cur.Phones)
 	// Never a nil slice: that is a NULL array, which unnest reads as no
 	// rows but <> ALL and NOT IN as unknown.
 	words := append(make([]string, 0, len(cur.Words)), cur.Words...)
-	_, err := tx.Exec(ctx, query, u.DirectoryID, u.ID, cur.SortName, words, e164s, types)
-	return wrap("write lookup keys", err)
+	return query, []any{u.DirectoryID, u.ID, cur.SortName, words, e164s, types}, true
 }
 
 // phoneArrays splits phone keys into the arrays of their columns.

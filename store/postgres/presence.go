@@ -58,7 +58,7 @@ func (db *DB) PutPresenceLink(ctx context.Context, l store.PresenceLink, ev stor
 		var b pgx.Batch
 		queuePresenceLink(&b, tx, l)
 		n := 1
-		if queueEvent(&b, tx, l.DirectoryID, ev) {
+		if queueEvent(&b, tx.now, l.DirectoryID, ev) {
 			n++
 		}
 		if _, err := runPresenceLinkBatch(ctx, tx, l.DirectoryID, &b, n); err != nil {
@@ -78,7 +78,7 @@ func (db *DB) RevokePresence(ctx context.Context, l store.PresenceLink, ev store
 		b.Queue(`DELETE FROM presence WHERE directory_id = $1`, l.DirectoryID)
 		b.Queue(`DELETE FROM presence_changes WHERE directory_id = $1`, l.DirectoryID)
 		n := 3
-		if queueEvent(&b, tx, l.DirectoryID, ev) {
+		if queueEvent(&b, tx.now, l.DirectoryID, ev) {
 			n++
 		}
 		tags, err := runPresenceLinkBatch(ctx, tx, l.DirectoryID, &b, n)

@@ -22,22 +22,22 @@ func insertEvent(ctx context.Context, tx *tx, directoryID string, ev store.SyncE
 	if ev.Operation == "" {
 		return nil
 	}
-	_, err := tx.Exec(ctx, insertEventSQL, eventArgs(tx, directoryID, ev)...)
+	_, err := tx.Exec(ctx, insertEventSQL, eventArgs(tx.now, directoryID, ev)...)
 	return wrap("record sync event", err)
 }
 
 // queueEvent is insertEvent for a batch: it reports whether it queued a
 // statement, whose result the caller must read.
-func queueEvent(b *pgx.Batch, tx *tx, directoryID string, ev store.SyncEvent) bool {
+func queueEvent(b *pgx.Batch, now time.Time, directoryID string, ev store.SyncEvent) bool {
 	if ev.Operation == "" {
 		return false
 	}
-	b.Queue(insertEventSQL, eventArgs(tx, directoryID, ev)...)
+	b.Queue(insertEventSQL, eventArgs(now, directoryID, ev)...)
 	return true
 }
 
-func eventArgs(tx *tx, directoryID string, ev store.SyncEvent) []any {
-	return []any{directoryID, tx.now, ev.Operation, ev.ResourceType, ev.ResourceID, ev.Identity, ev.New, ev.Failed, ev.Result}
+func eventArgs(now time.Time, directoryID string, ev store.SyncEvent) []any {
+	return []any{directoryID, now, ev.Operation, ev.ResourceType, ev.ResourceID, ev.Identity, ev.New, ev.Failed, ev.Result}
 }
 
 // RecordSyncEvent records an event on its own (a refused write).

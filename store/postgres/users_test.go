@@ -1,8 +1,13 @@
 package postgres
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scimd/scimd/store"
 )
 
 // TestDocText checks that the documents docText takes are the JSON
@@ -43,5 +48,21 @@ func TestDocText(t *testing.T) {
 		if _, err := db.pool.Exec(t.Context(), `SELECT $1::text::jsonb`, tt.doc); err != nil {
 			t.Errorf("jsonb refuses %.40q, which docText took: %v", tt.doc, err)
 		}
+	}
+}
+
+// TestPoolBatchIsOneTransaction: CreateUser relies on a batch sent on the
+// pool being one implicit transaction: when a later statement fails, the
+// earlier ones are not committed.
+func TestPoolBatchIsOneTransaction(t *testing.T) {
+	db := newTestDB(t, Options{})
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO settings (key, value) VALUES ('batch', 'x')`)
+	b.Queue(`INSERT INTO settings (key, value) VALUES ('batch', 'y')`) // a duplicate key
+	if err := execBatch(t.Context(), db.pool, b); !isUnique(err) {
+		t.Fatalf("execBatch = %v, want a unique violation", err)
+	}
+	if v, err := db.GetSetting(t.Context(), "batch"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the first statement was committed: %q, %v", v, err)
 	}
 }
