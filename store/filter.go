@@ -67,3 +67,49 @@ func (ValuePath) isFilter() {}
 func (And) isFilter()       {}
 func (Or) isFilter()        {}
 func (Not) isFilter()       {}
+
+// Deref returns f with a pointer to a node replaced by the node (pointers
+// satisfy Filter too), and nil for a nil pointer.
+func Deref(f Filter) Filter {
+	switch p := f.(type) {
+	case *And:
+		if p != nil {
+			return *p
+		}
+	case *Or:
+		if p != nil {
+			return *p
+		}
+	case *Not:
+		if p != nil {
+			return *p
+		}
+	case *Compare:
+		if p != nil {
+			return *p
+		}
+	case *ValuePath:
+		if p != nil {
+			return *p
+		}
+	default:
+		return f
+	}
+	return nil
+}
+
+// String is the attribute as a SCIM filter names it, e.g.
+// "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value".
+func (a Attr) String() string {
+	s := a.Name
+	if a.Sub != "" {
+		if s != "" {
+			s += "."
+		}
+		s += a.Sub
+	}
+	if a.Schema != "" {
+		s = a.Schema + ":" + s
+	}
+	return s
+}

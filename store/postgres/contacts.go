@@ -70,7 +70,7 @@ func (db *DB) pointRead(ctx context.Context, query string, v store.Visibility, d
 	}
 	r := compileRules(v)
 	recs, _, err := queryContacts(ctx, db.pool, query, []any{directoryID, key}, func(rec store.ContactRecord, row contactRow) bool {
-		return r.visible(rec.Groups, row.emailDomain, row.loginDomain)
+		return r.Visible(rec.Groups, row.emailDomain, row.loginDomain)
 	})
 	return recs, err
 }

@@ -171,7 +171,7 @@ func (c *compiler) filter(f store.Filter, in scope) error {
 	}
 	defer func() { c.depth-- }()
 
-	switch f := deref(f).(type) {
+	switch f := store.Deref(f).(type) {
 	case store.And:
 		return c.binary(f.Left, " AND ", f.Right, in)
 	case store.Or:
@@ -193,35 +193,6 @@ func (c *compiler) filter(f store.Filter, in scope) error {
 	default:
 		return fmt.Errorf("unsupported filter node %T", f)
 	}
-}
-
-// deref accepts pointers to nodes too, since they satisfy store.Filter.
-func deref(f store.Filter) store.Filter {
-	switch p := f.(type) {
-	case *store.And:
-		if p != nil {
-			return *p
-		}
-	case *store.Or:
-		if p != nil {
-			return *p
-		}
-	case *store.Not:
-		if p != nil {
-			return *p
-		}
-	case *store.Compare:
-		if p != nil {
-			return *p
-		}
-	case *store.ValuePath:
-		if p != nil {
-			return *p
-		}
-	default:
-		return f
-	}
-	return nil
 }
 
 func (c *compiler) binary(l store.Filter, op string, r store.Filter, in scope) error {
@@ -263,7 +234,7 @@ func (c *compiler) valuePath(vp store.ValuePath, in scope) error {
 	case in != top:
 		return errors.New("value filters cannot nest")
 	case a.Name == "" || a.Sub != "":
-		return fmt.Errorf("value filter on %q: want a multi-valued attribute", attrName(a))
+		return fmt.Errorf("value filter on %q: want a multi-valued attribute", a.String())
 	case vp.Filter == nil:
 		return errors.New("empty value filter")
 	case c.isMembers(a):
@@ -304,7 +275,7 @@ func (c *compiler) target(a store.Attr, in scope) (target, error) {
 	switch in {
 	case memberElem:
 		if a.Name != "" || a.Schema != "" {
-			return target{}, fmt.Errorf("value filter term %q: want a sub-attribute", attrName(a))
+			return target{}, fmt.Errorf("value filter term %q: want a sub-attribute", a.String())
 		}
 		switch a.Sub {
 		case "", "value":
@@ -317,7 +288,7 @@ func (c *compiler) target(a store.Attr, in scope) (target, error) {
 		return target{}, fmt.Errorf("members.%s is not filterable", a.Sub)
 	case docElem:
 		if a.Name != "" || a.Schema != "" {
-			return target{}, fmt.Errorf("value filter term %q: want a sub-attribute", attrName(a))
+			return target{}, fmt.Errorf("value filter term %q: want a sub-attribute", a.String())
 		}
 		if a.Sub == "" { // an element of a multi-valued simple attribute
 			return target{json: "e.value"}, nil
@@ -333,7 +304,7 @@ func (c *compiler) target(a store.Attr, in scope) (target, error) {
 	}
 	if c.isMembers(a) {
 		if a.Sub != "" && a.Sub != "value" {
-			return target{}, fmt.Errorf("%s is not filterable", attrName(a))
+			return target{}, fmt.Errorf("%s is not filterable", a.String())
 		}
 		return target{members: true}, nil
 	}
@@ -392,7 +363,7 @@ func (c *compiler) compare(cmp store.Compare, in scope) error {
 	case cmp.Value == nil && cmp.Op == store.Ne:
 		c.present(tg)
 	case cmp.Value == nil:
-		return fmt.Errorf("%s %s needs a value", attrName(cmp.Attr), cmp.Op)
+		return fmt.Errorf("%s %s needs a value", cmp.Attr.String(), cmp.Op)
 	case cmp.Op == store.Ne: // absent or not equal
 		cmp.Op = store.Eq
 		c.w("NOT coalesce((")
@@ -445,7 +416,7 @@ func (c *compiler) compareValue(tg target, cmp store.Compare) error {
 }
 
 func (c *compiler) compareColumn(col column, cmp store.Compare) error {
-	name := attrName(cmp.Attr)
+	name := cmp.Attr.String()
 	switch col.kind {
 	case colString:
 		s, ok := cmp.Value.(string)
@@ -479,7 +450,7 @@ func (c *compiler) compareColumn(col column, cmp store.Compare) error {
 // a CASE guards the cast that only a number survives, since PostgreSQL
 // may evaluate the operands of AND in any order.
 func (c *compiler) compareJSON(v string, cmp store.Compare) error {
-	name := attrName(cmp.Attr)
+	name := cmp.Attr.String()
 	switch x := cmp.Value.(type) {
 	case string:
 		// The doc's text compares byte by byte, like the C columns.
@@ -592,18 +563,4 @@ func checkTime(t time.Time) error {
 		return errors.New("dateTime out of range")
 	}
 	return nil
-}
-
-func attrName(a store.Attr) string {
-	s := a.Name
-	if a.Sub != "" {
-		if s != "" {
-			s += "."
-		}
-		s += a.Sub
-	}
-	if a.Schema != "" {
-		s = a.Schema + ":" + s
-	}
-	return s
 }

@@ -45,7 +45,7 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 		return nil, "", err
 	}
 	r := compileRules(q.Visibility)
-	if r.hidesAll() {
+	if r.HidesAll() {
 		return nil, "", nil
 	}
 	filters, err := searchFilters(q, r)
@@ -122,12 +122,12 @@ func searchFilters(q store.ContactQuery, r rules) ([]filter, error) {
 	if q.GroupID != "" {
 		fs = append(fs, membersFilter(func(s *sqlSearch) string { return `m.group_id = ` + s.arg(q.GroupID) }))
 	}
-	if r.onlySet {
+	if r.OnlySet {
 		// The rule itself is a probe as any filter; small groups can
 		// also lead.
 		fs = append(fs, membersFilter(func(s *sqlSearch) string {
 			return `m.group_id IN (SELECT g.id FROM groups g WHERE g.directory_id = $1 AND g.name_key LIKE ANY (` +
-				s.arg(likePatterns(r.only)) + `))`
+				s.arg(likePatterns(r.Only)) + `))`
 		}))
 	}
 	return fs, nil

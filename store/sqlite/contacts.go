@@ -70,7 +70,7 @@ func (db *DB) pointRead(ctx context.Context, from string, args []any, v store.Vi
 			return nil, err
 		}
 		// A contact with a number twice (work and mobile) comes twice.
-		if r.visible(rec.Groups, row.emailDomain, row.loginDomain) && !slices.ContainsFunc(recs, func(c store.ContactRecord) bool { return c.ID == rec.ID }) {
+		if r.Visible(rec.Groups, row.emailDomain, row.loginDomain) && !slices.ContainsFunc(recs, func(c store.ContactRecord) bool { return c.ID == rec.ID }) {
 			recs, keys = append(recs, rec), append(keys, row.sortName)
 		}
 	}

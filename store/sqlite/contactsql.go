@@ -184,7 +184,7 @@ func groupFilter(directoryID, groupID string) filter {
 // onlyGroupsFilter leads with the members of the groups that
 // Visibility.OnlyGroups selects (rules.where checks the rule itself).
 func onlyGroupsFilter(directoryID string, r rules) filter {
-	ors, args := groupKeyConds(r.only)
+	ors, args := groupKeyConds(r.Only)
 	return filter{
 		lead: `SELECT m.user_id, NULL AS sort_name FROM group_members m WHERE m.directory_id = ? AND m.group_id IN
 			(SELECT g.id FROM groups g WHERE g.directory_id = ? AND (` + ors + `))`,

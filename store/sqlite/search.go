@@ -44,7 +44,7 @@ func (db *DB) SearchContacts(ctx context.Context, directoryID string, q store.Co
 		return nil, "", err
 	}
 	r := compileRules(q.Visibility)
-	if r.hidesAll() {
+	if r.HidesAll() {
 		return nil, "", nil
 	}
 	filters, err := db.searchFilters(ctx, directoryID, q, r)
@@ -114,7 +114,7 @@ func (db *DB) searchFilters(ctx context.Context, directoryID string, q store.Con
 	if q.GroupID != "" {
 		fs = append(fs, groupFilter(directoryID, q.GroupID))
 	}
-	if r.onlySet {
+	if r.OnlySet {
 		fs = append(fs, onlyGroupsFilter(directoryID, r))
 	}
 	return fs, nil
