@@ -68,6 +68,21 @@ type table struct {
 	columns map[string]column
 	// members: the "members" attribute is the group_members table.
 	members bool
+	// unique names the attributes whose column holds a value at most once
+	// per directory, behind a unique index.
+	unique map[string]bool
+}
+
+// pointFilter reports whether f is an equality on a unique attribute,
+// such as Entra's userName eq probe: a read of one row at most, through
+// its unique index whatever the table's size.
+func (t *table) pointFilter(f store.Filter) bool {
+	c, ok := store.Deref(f).(store.Compare)
+	if !ok || c.Op != store.Eq || c.Attr.Schema != "" || c.Attr.Sub != "" || !t.unique[c.Attr.Name] {
+		return false
+	}
+	_, isString := c.Value.(string)
+	return isString
 }
 
 // Entra's probes are index lookups (TestFilterIndexes): userName and
@@ -84,14 +99,14 @@ var (
 		"active":            {name: "users.active", kind: colBool},
 		"meta.created":      {name: "users.created", kind: colTime},
 		"meta.lastModified": {name: "users.last_modified", kind: colTime},
-	}}
+	}, unique: map[string]bool{"id": true, "userName": true}}
 	groupsTable = &table{name: "groups", members: true, columns: map[string]column{
 		"id":                stringColumn("groups.id"),
 		"externalId":        stringColumn("groups.external_id"),
 		"displayName":       {"groups.display_name", "groups.display_name_key", colString},
 		"meta.created":      {name: "groups.created", kind: colTime},
 		"meta.lastModified": {name: "groups.last_modified", kind: colTime},
-	}}
+	}, unique: map[string]bool{"id": true, "displayName": true}}
 )
 
 // docJSON is a row's document as jsonb, which a query that reads doc

@@ -38,7 +38,13 @@ func list[T any](ctx context.Context, db *DB, t *table, columns, directoryID str
 	// row: a first page shorter than the limit is the whole result, so it
 	// is its own total and needs no count.
 	if q.Offset <= 0 && q.Limit > 0 {
-		rows, err := db.pool.Query(ctx, page, append([]any{customPlan}, append(args, q.Limit)...)...)
+		mode, query := customPlan, page
+		if t.pointFilter(q.Filter) {
+			// One row at most: no order to keep, so the unique index is
+			// the only plan, and a prepared one serves every probe.
+			mode, query = pgx.QueryExecModeCacheStatement, `SELECT `+columns+from+` LIMIT `+limit
+		}
+		rows, err := db.pool.Query(ctx, query, append([]any{mode}, append(args, q.Limit)...)...)
 		if err != nil {
 			return nil, 0, wrap("list "+t.name, err)
 		}
@@ -64,7 +70,8 @@ func list[T any](ctx context.Context, db *DB, t *table, columns, directoryID str
 	return items, total, nil
 }
 
-// customPlan plans each list query for its values, as the table is now:
+// customPlan plans each list query for its values, as the table is now
+// (but the probes of one row, see list):
 // a prepared statement's generic plan, made while a directory was still
 // empty (an initial cycle's first probes), walked users_created for every
 // userName probe once the table held 90,000 users (200 ms a probe) on a
