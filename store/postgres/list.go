@@ -38,13 +38,11 @@ func list[T any](ctx context.Context, db *DB, t *table, columns, directoryID str
 	// row: a first page shorter than the limit is the whole result, so it
 	// is its own total and needs no count.
 	if q.Offset <= 0 && q.Limit > 0 {
-		mode, query := customPlan, page
+		query := page
 		if t.pointFilter(q.Filter) {
-			// One row at most: no order to keep, so the unique index is
-			// the only plan, and a prepared one serves every probe.
-			mode, query = pgx.QueryExecModeCacheStatement, `SELECT `+columns+from+` LIMIT `+limit
+			query = `SELECT ` + columns + from + ` LIMIT ` + limit // one row at most: no order to keep
 		}
-		rows, err := db.pool.Query(ctx, query, append([]any{mode}, append(args, q.Limit)...)...)
+		rows, err := db.pool.Query(ctx, query, append(args, q.Limit)...)
 		if err != nil {
 			return nil, 0, wrap("list "+t.name, err)
 		}
@@ -58,7 +56,7 @@ func list[T any](ctx context.Context, db *DB, t *table, columns, directoryID str
 	// count's row comes out once, with NULLs, when the page is empty.
 	rows, err := db.pool.Query(ctx, `SELECT t.total, p.id, p.* FROM (SELECT count(*)`+from+`) AS t(total)
 		LEFT JOIN (`+page+` OFFSET `+offset+`) AS p ON true ORDER BY p.created, p.id`,
-		append([]any{customPlan}, append(args, max(q.Limit, 0), max(q.Offset, 0))...)...)
+		append(args, max(q.Limit, 0), max(q.Offset, 0))...)
 	if err != nil {
 		return nil, 0, wrap("list "+t.name, err)
 	}
@@ -69,15 +67,6 @@ func list[T any](ctx context.Context, db *DB, t *table, columns, directoryID str
 	}
 	return items, total, nil
 }
-
-// customPlan plans each list query for its values, as the table is now
-// (but the probes of one row, see list):
-// a prepared statement's generic plan, made while a directory was still
-// empty (an initial cycle's first probes), walked users_created for every
-// userName probe once the table held 90,000 users (200 ms a probe) on a
-// server whose autovacuum never re-analysed the table. Planning one costs
-// about 0.1 ms.
-const customPlan = pgx.QueryExecModeCacheDescribe
 
 // from is the FROM and WHERE clauses of a query for the directory's rows
 // (the directory id is $1) that match f.

@@ -84,6 +84,15 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "scimd"
 	}
+	if cfg.ConnConfig.RuntimeParams["plan_cache_mode"] == "" {
+		// Every statement is planned for its values. A prepared
+		// statement's generic plan is made from its first executions: an
+		// initial cycle's first userName probes, on an empty directory,
+		// chose to walk the directory's rows, and kept doing so at 90,000
+		// users (200 ms a probe) until statistics changed, which a server
+		// without autovacuum never does. Planning costs about 0.1 ms.
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	if cfg.ConnConfig.RuntimeParams["jit"] == "" {
 		// scimd's queries take milliseconds; JIT compiling one that the
 		// planner thinks costly took 400 ms instead of 28 (a search with
