@@ -16,5 +16,5 @@ func diskWritten() (int64, bool) { return 0, false }
 // postmasterOf does not find PostgreSQL here.
 func postmasterOf(int) int { return 0 }
 
-// processTreeCPU is not measured here.
-func processTreeCPU(int) (time.Duration, bool) { return 0, false }
+// postgresCPU is not measured here.
+func postgresCPU(int, string, string) (time.Duration, bool) { return 0, false }

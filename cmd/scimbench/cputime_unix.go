@@ -110,27 +110,80 @@ func postmasterOf(pid int) int {
 	return ppid
 }
 
-// processTreeCPU is the CPU time of a process and its children: the
-// postmaster's own and its exited children's, plus every live child's
-// (backends, WAL writer, checkpointer, autovacuum workers). It rounds to
-// the 10 ms ticks of /proc.
-func processTreeCPU(pid int) (time.Duration, bool) {
-	_, _, total, ok := procStat(pid)
-	if !ok {
+// postgresCPU is the CPU time of the PostgreSQL server processes that
+// work for database db: its backends (and their parallel workers and
+// autovacuum workers), read from their titles ("postgres: [cluster: ]user
+// db host(port) state"), and the server's shared processes (WAL writer,
+// checkpointer, background writer, ...), which work for every database.
+// Other databases' backends are left out, and so are exited processes
+// (the postmaster's children's time), which may be anyone's: a backend of
+// db that exits within a phase takes its time along. It counts in the
+// 10 ms ticks of /proc.
+func postgresCPU(postmaster int, cluster, db string) (time.Duration, bool) {
+	if _, _, _, ok := procStat(postmaster); !ok {
 		return 0, false
 	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, false
 	}
+	type proc struct {
+		pid   int
+		title string
+		cpu   time.Duration
+	}
+	var children []proc
 	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil || child == pid {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
-		if _, ppid, cpu, ok := procStat(child); ok && ppid == pid {
-			total += cpu
+		_, ppid, cpu, ok := procStat(pid)
+		if !ok || ppid != postmaster {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		title, _, _ := strings.Cut(string(b), "\x00")
+		title = strings.TrimSpace(strings.TrimPrefix(title, "postgres: "))
+		if cluster != "" {
+			title = strings.TrimPrefix(title, cluster+": ")
+		}
+		children = append(children, proc{pid, title, cpu})
+	}
+	ours := map[int]bool{}
+	var total time.Duration
+	for _, c := range children {
+		f := strings.Fields(c.title)
+		switch {
+		case len(f) >= 2 && f[1] == db, // a backend: user db host(port) state
+			len(f) == 3 && f[0] == "autovacuum" && f[1] == "worker" && f[2] == db:
+			ours[c.pid] = true
+			total += c.cpu
+		case sharedPostgresProcess(c.title):
+			total += c.cpu
+		}
+	}
+	for _, c := range children {
+		if pid, ok := strings.CutPrefix(c.title, "parallel worker for PID "); ok {
+			if n, err := strconv.Atoi(strings.Fields(pid + " x")[0]); err == nil && ours[n] {
+				total += c.cpu
+			}
 		}
 	}
 	return total, true
+}
+
+// sharedPostgresProcess reports whether a server process's title is one
+// of the processes that work for every database.
+func sharedPostgresProcess(title string) bool {
+	for _, p := range []string{"checkpointer", "background writer", "walwriter", "autovacuum launcher",
+		"logical replication launcher", "archiver", "stats collector", "startup", "walsender", "walreceiver"} {
+		if title == p || strings.HasPrefix(title, p+" ") {
+			return true
+		}
+	}
+	return false
 }

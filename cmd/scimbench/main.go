@@ -115,7 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each phase to this path, with the phase before the extension (cpu.pprof: cpu.users.pprof, ...)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: scimbench [flags]\n\nReplays an Entra ID provisioning cycle against scimd and measures it against this machine's HTTP and SQLite ceilings.")
+		fmt.Fprintln(stderr, "usage: scimbench [flags]\n\nReplays an Entra ID provisioning cycle against scimd (on SQLite, or PostgreSQL with -postgres) and measures it against this machine's HTTP and storage ceilings.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

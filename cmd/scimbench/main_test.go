@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/pgtest"
 )
 
 // TestRunInProcess runs the whole cycle at a tiny size against scimd
@@ -245,5 +252,168 @@ func TestAnswerCheckers(t *testing.T) {
 		if err := new(contactsAnswer).check([]byte(bad)); err == nil {
 			t.Errorf("contactsAnswer(%s) succeeded", bad)
 		}
+	}
+}
+
+func TestParseBackendFlags(t *testing.T) {
+	const server = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	o, _, err := parseFlags([]string{"-backends", "sqlite, postgres", "-replicas", "1,2", "-postgres", server}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config{{backendSQLite, 1}, {backendPostgres, 1}, {backendPostgres, 2}}
+	if got := o.configs(); !slices.Equal(got, want) {
+		t.Errorf("configs %v, want %v", got, want)
+	}
+	if o, _, err := parseFlags([]string{"-postgres", server}, &bytes.Buffer{}); err != nil || !slices.Equal(o.configs(), []config{{backendPostgres, 1}}) {
+		t.Errorf("-postgres alone: %v, %v; want postgres with one replica", o.configs(), err)
+	}
+	if o, _, err := parseFlags(nil, &bytes.Buffer{}); err != nil || !slices.Equal(o.configs(), []config{{backendSQLite, 1}}) {
+		t.Errorf("defaults: %v, %v; want sqlite", o.configs(), err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-backends", "postgres"}, "-backends postgres needs -postgres"},
+		{[]string{"-backends", "sqlite,postgres"}, "-backends postgres needs -postgres"},
+		{[]string{"-replicas", "2"}, "-replicas needs the postgres backend"},
+		{[]string{"-replicas", "1,2", "-backends", "sqlite", "-postgres", server}, "-replicas needs the postgres backend"},
+		{[]string{"-backends", "sqlite", "-postgres", server}, "-backends has no postgres"},
+		{[]string{"-backends", "mysql"}, `"mysql" is not sqlite or postgres`},
+		{[]string{"-backends", "sqlite,sqlite"}, "named twice"},
+		{[]string{"-replicas", "0", "-postgres", server}, "-replicas"},
+		{[]string{"-replicas", "2,2", "-postgres", server}, "named twice"},
+		{[]string{"-postgres", "mysql://u:hunter2@127.0.0.1/x"}, "-postgres: not a postgres://"},
+		{[]string{"-postgres", server, "-db", "x.db"}, "-db is the SQLite backend's file"},
+		{[]string{"-base", "http://127.0.0.1:8080", "-postgres", server}, "for the in-process scimd"},
+	} {
+		_, _, err := parseFlags(c.args, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.args, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: the error shows the password: %v", c.args, err)
+		}
+	}
+}
+
+func TestURLs(t *testing.T) {
+	if got := redactURL("postgres://u:hunter2@db:5432/x?sslmode=disable&password=p2"); strings.Contains(got, "hunter2") || strings.Contains(got, "p2") {
+		t.Errorf("redactURL = %q", got)
+	}
+	if got := withDatabase("postgres://u@db:5432/postgres?sslmode=disable&pool_max_conns=8", "scimbench_1_2"); got != "postgres://u@db:5432/scimbench_1_2?sslmode=disable&pool_max_conns=8" {
+		t.Errorf("withDatabase = %q", got)
+	}
+	if got := withoutPoolParams("postgres://u@db/x?pool_max_conns=8&sslmode=disable"); got != "postgres://u@db/x?sslmode=disable" {
+		t.Errorf("withoutPoolParams = %q", got)
+	}
+	for v, want := range map[float64]string{0: "0", 999.6: "1,000", 1234567: "1,234,567", -4500: "-4,500"} {
+		if got := thousands(v); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", v, got, want)
+		}
+	}
+	d := &directory{scimBases: []string{"a", "b"}, apiBases: []string{"A", "B"}}
+	if d.scim(0) != "a" || d.scim(1) != "b" || d.scim(2) != "a" || d.api(3) != "B" {
+		t.Errorf("workers do not alternate between the replicas")
+	}
+}
+
+// testPostgresServer is the PostgreSQL server of the tests (as
+// internal/pgtest finds it), or skips the test when none answers (fails
+// it when SCIMD_TEST_POSTGRES=require).
+func testPostgresServer(t *testing.T) string {
+	t.Helper()
+	server := cmpOr(os.Getenv("SCIMD_TEST_DATABASE_URL"), pgtest.DefaultServer)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	conn, err := connect(ctx, server)
+	if err != nil {
+		if pgtest.Required() {
+			t.Fatalf("PostgreSQL at %s is required (SCIMD_TEST_POSTGRES=require): %v", redactURL(server), err)
+		}
+		t.Skipf("no PostgreSQL at %s (set SCIMD_TEST_DATABASE_URL): %v", redactURL(server), err)
+	}
+	conn.Close(ctx)
+	return server
+}
+
+// TestRunBackends runs a tiny cycle on SQLite, then on PostgreSQL with
+// one and two replicas: nothing fails, the comparison table is printed,
+// the postgres runs' ratios are to the PostgreSQL ceilings, and the
+// run's databases are dropped.
+func TestRunBackends(t *testing.T) {
+	server := testPostgresServer(t)
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "out.json")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-users", "200", "-groups", "2", "-members", "20", "-batch", "10", "-c", "4",
+		"-reads", "40", "-lookups", "80", "-searches", "30", "-update-share", "0.1",
+		"-ceiling-time", "100ms", "-quiet", "-db", filepath.Join(dir, "scimd.db"), "-json", jsonPath,
+		"-backends", "sqlite,postgres", "-replicas", "1,2", "-postgres", server}
+	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("run: exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
+	}
+	t.Logf("stdout:\n%s", &stdout)
+	out := stdout.String()
+	i := strings.Index(out, "== backends compared, 200 users")
+	if i < 0 {
+		t.Fatalf("no comparison table")
+	}
+	for _, want := range []string{"sqlite req/s", "postgres×1 req/s", "postgres×2 req/s", "×sqlite", opUserCreate, opLookup, "initial cycle"} {
+		if !strings.Contains(out[i:], want) {
+			t.Errorf("the comparison table has no %q", want)
+		}
+	}
+
+	var rep Report
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := url.Parse(server); u != nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && strings.Contains(string(b), pw) {
+			t.Errorf("the JSON report holds the PostgreSQL password")
+		}
+	}
+	var got []string
+	for _, r := range rep.Runs {
+		got = append(got, r.label())
+		if r.Errors != 0 || r.Interrupted {
+			t.Errorf("%s: errors %d, interrupted %v", r.label(), r.Errors, r.Interrupted)
+		}
+		ins, sel := r.storageCeilings()
+		for _, c := range []string{ceilHTTP, ins, sel} {
+			if p := r.Ceilings[c]; p == nil || p.Ops[0].Requests == 0 || p.Ops[0].Errors != 0 {
+				t.Errorf("%s: ceiling %s: %+v", r.label(), c, p)
+			}
+		}
+		if o := r.op(opUserCreate); o == nil || o.Requests != 200 || o.Ratios[ins] <= 0 {
+			t.Errorf("%s: user creations %+v, want 200 with a ratio to %s", r.label(), o, ins)
+		}
+		if o := r.op(opLookup); o == nil || o.Hits == nil || *o.Hits != int64(o.Requests) {
+			t.Errorf("%s: caller-ID %+v, want every lookup to find its contact", r.label(), o)
+		}
+		if (r.Backend == backendPostgres) != (r.Postgres != nil) {
+			t.Errorf("%s: postgres info %+v", r.label(), r.Postgres)
+		}
+	}
+	if strings.Join(got, " ") != "sqlite postgres×1 postgres×2" {
+		t.Errorf("runs %v, want sqlite, postgres×1, postgres×2", got)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := connect(ctx, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var left int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname LIKE $1`, fmt.Sprintf("scimbench\\_%d\\_%%", os.Getpid())).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d of the run's databases left behind without -keep (%v)", left, err)
 	}
 }

@@ -27,6 +27,7 @@ type PostgresInfo struct {
 	SynchronousCommit string `json:"synchronousCommit"` // as the run's database sees it
 	Fsync             string `json:"fsync"`
 	SharedBuffers     string `json:"sharedBuffers"`
+	Autovacuum        string `json:"autovacuum"`
 	// CPUMeasured: the server runs on this machine and its processes were
 	// found, so the phases' postgresCPUSeconds are set.
 	CPUMeasured bool `json:"cpuMeasured"`
@@ -143,8 +144,8 @@ func createDatabase(ctx context.Context, server string) (*pgDatabase, error) {
 	if err == nil {
 		defer db.Close(context.WithoutCancel(ctx))
 		err = db.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('synchronous_commit'),
-			current_setting('fsync'), current_setting('shared_buffers')`).
-			Scan(&d.info.Version, &d.info.SynchronousCommit, &d.info.Fsync, &d.info.SharedBuffers)
+			current_setting('fsync'), current_setting('shared_buffers'), current_setting('autovacuum')`).
+			Scan(&d.info.Version, &d.info.SynchronousCommit, &d.info.Fsync, &d.info.SharedBuffers, &d.info.Autovacuum)
 	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("connect to the run's database %s: %w", name, err), d.drop(ctx))
@@ -181,14 +182,17 @@ func (b *bench) dropDatabase(ctx context.Context, d *pgDatabase) error {
 }
 
 // pgMeter samples, before and after each phase, the PostgreSQL server's
-// WAL position and, when the server runs on this machine, the CPU time of
-// all its processes (the postmaster, its backends, the WAL writer, the
-// checkpointer, ...), so that a phase shows what PostgreSQL did for it
-// apart from the rest of the machine.
+// WAL position (the whole server's: other databases' writes count too)
+// and, when the server runs on this machine, the CPU time of its
+// processes that work for the run's database (postgresCPU), so that a
+// phase shows what PostgreSQL did for it apart from the rest of the
+// machine.
 type pgMeter struct {
 	mu         sync.Mutex
 	conn       *pgx.Conn
-	postmaster int // its pid; 0 when the server is not on this machine
+	postmaster int    // its pid; 0 when the server is not on this machine
+	cluster    string // cluster_name, which prefixes process titles
+	database   string // the run's
 }
 
 // newPGMeter connects to the run's database; nil if it cannot (the
@@ -198,10 +202,12 @@ func newPGMeter(ctx context.Context, databaseURL string) *pgMeter {
 	if err != nil {
 		return nil
 	}
-	m := &pgMeter{conn: conn}
+	m := &pgMeter{conn: conn, database: conn.Config().Database}
 	if onThisMachine(conn) {
 		var pid int
-		if conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid) == nil {
+		var titles string
+		if conn.QueryRow(ctx, `SELECT pg_backend_pid(), current_setting('cluster_name'), current_setting('update_process_title')`).
+			Scan(&pid, &m.cluster, &titles) == nil && titles == "on" {
 			m.postmaster = postmasterOf(pid)
 		}
 	}
@@ -246,7 +252,7 @@ func (m *pgMeter) sample(ctx context.Context) serverSample {
 	defer cancel()
 	s.walOK = m.conn.QueryRow(qctx, `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint`).Scan(&s.wal) == nil
 	if m.postmaster > 0 {
-		s.cpu, s.cpuOK = processTreeCPU(m.postmaster)
+		s.cpu, s.cpuOK = postgresCPU(m.postmaster, m.cluster, m.database)
 	}
 	return s
 }

@@ -330,9 +330,20 @@ func printRun(w io.Writer, r *RunResult) {
 	fmt.Fprintf(w, "\n== %s%d users, %d groups of %d members (%d a PATCH), %d user updates, c=%d ==\n\n",
 		on, s.Users, s.Groups, s.Members, s.Batch, s.Updates, s.Concurrency)
 	if pg := r.Postgres; pg != nil {
-		fmt.Fprintf(w, "PostgreSQL %s, database %s, synchronous_commit %s, fsync %s, shared_buffers %s; its CPU %s\n\n",
-			pg.Version, pg.Database, pg.SynchronousCommit, pg.Fsync, pg.SharedBuffers,
-			map[bool]string{true: "measured apart (/proc)", false: "not measured (not on this machine, or not found)"}[pg.CPUMeasured])
+		fmt.Fprintf(w, "PostgreSQL %s, database %s, synchronous_commit %s, fsync %s, shared_buffers %s, autovacuum %s\n",
+			pg.Version, pg.Database, pg.SynchronousCommit, pg.Fsync, pg.SharedBuffers, pg.Autovacuum)
+		if pg.CPUMeasured {
+			fmt.Fprintln(w, "PostgreSQL CPU: this database's backends and the server's shared processes (/proc); WAL: the whole server's")
+		} else {
+			fmt.Fprintln(w, "PostgreSQL CPU: not measured (the server is not on this machine, or its processes were not found); WAL: the whole server's")
+		}
+		if pg.Autovacuum == "off" {
+			fmt.Fprintln(w, "warning: autovacuum is off on this server: scimd's tables are never analyzed during the run, so the planner works without statistics")
+		}
+		if pg.SynchronousCommit != "on" || pg.Fsync != "on" {
+			fmt.Fprintln(w, "warning: commits are not durable on this server (synchronous_commit or fsync is not on): writes and the insert ceiling are not what scimd's defaults promise")
+		}
+		fmt.Fprintln(w)
 	}
 	pgApart := r.Postgres != nil && r.Postgres.CPUMeasured
 	var t table
@@ -350,13 +361,13 @@ func printRun(w io.Writer, r *RunResult) {
 			head += fmt.Sprintf(", %.2f CPUs busy, %.0f µs CPU per %s",
 				p.CPUSeconds/p.Seconds, p.CPUSeconds*1e6/float64(p.Done), item)
 		}
-		if p.DiskWriteBytes != nil && *p.DiskWriteBytes > 0 && p.Done > 0 {
+		if p.DiskWriteBytes != nil && p.Done > 0 && float64(*p.DiskWriteBytes)/float64(p.Done) >= 50 {
 			head += fmt.Sprintf(", %.1f KB written to disk per %s", float64(*p.DiskWriteBytes)/1024/float64(p.Done), item)
 		}
 		if c := p.PostgresCPUSeconds; c != nil && p.Seconds > 0 && p.Done > 0 {
 			head += fmt.Sprintf(", PostgreSQL %.2f CPUs, %.0f µs CPU per %s", *c/p.Seconds, *c*1e6/float64(p.Done), item)
 		}
-		if wal := p.PostgresWALBytes; wal != nil && *wal > 0 && p.Done > 0 {
+		if wal := p.PostgresWALBytes; wal != nil && p.Done > 0 && float64(*wal)/float64(p.Done) >= 50 {
 			head += fmt.Sprintf(", %.1f KB WAL per %s", float64(*wal)/1024/float64(p.Done), item)
 		}
 		switch {
