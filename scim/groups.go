@@ -21,11 +21,14 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 			ev.Identity = peekIdentity(body)
 		}
 	}
+	var members []string
+	if e == nil {
+		members, e = takeMembers(doc)
+	}
 	if e != nil {
 		s.fail(w, r, ev, e)
 		return
 	}
-	members := takeMembers(doc)
 	g := groupFromDoc(store.Group{DirectoryID: dir, ID: newID()}, doc)
 	ev.Identity, ev.Result = g.DisplayName, "created with "+plural(len(members), "member")
 	g, err := s.store.CreateGroup(r.Context(), g, members, ev)
@@ -40,19 +43,32 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 
 // takeMembers removes "members" from a validated group document and
 // returns the member ids: members live in their own table.
-func takeMembers(doc map[string]any) []string {
+func takeMembers(doc map[string]any) ([]string, *Error) {
 	list, _ := doc["members"].([]any)
 	delete(doc, "members")
 	var ids []string
 	seen := map[string]bool{}
-	for _, el := range list {
+	for i, el := range list {
 		m, _ := el.(map[string]any)
+		if e := checkMemberType(i, m["type"]); e != nil {
+			return nil, e
+		}
 		if id, _ := m["value"].(string); id != "" && !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
-	return ids
+	return ids, nil
+}
+
+// checkMemberType refuses a member whose type is "Group": a member's type
+// is the kind of resource it is (RFC 7643 §4.2), not a label, and scimd's
+// groups hold users only. "User", in any case, or no type is a user.
+func checkMemberType(i int, typ any) *Error {
+	if t, _ := typ.(string); equalFold(t, "Group") {
+		return invalidValue("members[%d].type is %q: groups hold users only (nested groups are not supported)", i, t)
+	}
+	return nil
 }
 
 func groupFromDoc(g store.Group, doc map[string]any) store.Group {
@@ -135,11 +151,14 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) {
 	if e == nil {
 		doc, e = validateResource(groupDef, body)
 	}
+	var members []string
+	if e == nil {
+		members, e = takeMembers(doc)
+	}
 	if e != nil {
 		s.fail(w, r, ev, e)
 		return
 	}
-	members := takeMembers(doc)
 	ifMatch := r.Header.Get("If-Match")
 	dir := directoryFrom(r.Context()).ID
 	g, err := s.store.UpdateGroup(r.Context(), dir, mux.Vars(r)["id"], func(old store.Group) (store.GroupChange, error) {

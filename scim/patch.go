@@ -538,8 +538,13 @@ func memberIDs(value any) ([]string, *Error) {
 			id = x
 		case map[string]any:
 			for k, v := range x {
-				if equalFold(k, "value") {
+				switch {
+				case equalFold(k, "value"):
 					id, _ = v.(string)
+				case equalFold(k, "type"):
+					if e := checkMemberType(i, v); e != nil {
+						return nil, e
+					}
 				}
 			}
 		}

@@ -29,7 +29,7 @@ type attrDef struct {
 	caseExact  bool
 	subs       []*attrDef
 	schemaURN  string // "" for core attributes
-	typeKeyed  bool   // multi-valued complex with a "type" sub-attribute
+	typeKeyed  bool   // one element per type (typeKeyedAttrs)
 	valueIsRef bool   // complex attribute whose "value" names another resource (manager, members)
 }
 
@@ -108,6 +108,14 @@ func newResourceDef(name, endpoint string, core schema.Schema, exts ...schema.Sc
 	return d
 }
 
+// typeKeyedAttrs are the multi-valued attributes that hold at most one
+// element per type: the mapping rules address them by type
+// (phoneNumbers[type eq "work"].value), and Entra maps one source
+// attribute to each type of them. Elsewhere a type is a label that may
+// repeat (photos, ims, roles) or, on group members, the kind of resource
+// (RFC 7643 §4.2), where two members of type "User" are the rule.
+var typeKeyedAttrs = map[string]bool{"emails": true, "phonenumbers": true, "addresses": true}
+
 func convertAttr(a schema.CoreAttribute, urn string) *attrDef {
 	def := &attrDef{
 		name:      a.Name(),
@@ -121,7 +129,7 @@ func convertAttr(a schema.CoreAttribute, urn string) *attrDef {
 	for _, s := range a.SubAttributes() {
 		def.subs = append(def.subs, convertAttr(s, urn))
 	}
-	def.typeKeyed = def.multi && def.sub("type") != nil
+	def.typeKeyed = def.multi && urn == "" && typeKeyedAttrs[strings.ToLower(def.name)]
 	def.valueIsRef = def.typ == "complex" && def.sub("$ref") != nil && def.sub("value") != nil
 	return def
 }

@@ -205,7 +205,8 @@ func coerce(a *attrDef, v any, path string) (any, *Error) {
 }
 
 // checkMultiValued enforces what RFC 7643 and Entra expect of a
-// multi-valued attribute: at most one primary, each type at most once.
+// multi-valued attribute: at most one primary, and on the type-keyed
+// attributes (typeKeyedAttrs) each type at most once.
 func checkMultiValued(a *attrDef, list []any, path string) *Error {
 	if a.typ != "complex" {
 		return nil

@@ -1,0 +1,194 @@
+package scim_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+const groupSchema = `"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"]`
+
+// withoutMeta returns a resource without meta (whose lastModified and
+// version a write may move).
+func withoutMeta(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		if k != "meta" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestGetPutRoundTrip: a PUT of exactly what a GET returned is accepted
+// and changes nothing, for a user with every attribute scimd stores and a
+// group with typed members (RFC 7643 §4.2: members.type is the kind of
+// resource, so two "User" members are legal).
+func TestGetPutRoundTrip(t *testing.T) {
+	ts := newTestServer(t)
+	const cx = "urn:ietf:params:scim:schemas:extension:cx:2.0:User"
+	ts.setMapping(`{"phonePolicy":"lenient","required":["userName"],"customFields":[
+		{"name":"skill","source":"` + cx + `:skillLevel","type":"number","overwrite":true}]}`)
+	manager := ts.createUser("manager@example.com")
+	r := ts.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",
+			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","`+cx+`"],
+		"userName":"rich@example.com","externalId":"ext-1","active":true,
+		"name":{"formatted":"Ms. Barbara J Jensen III","familyName":"Jensen","givenName":"Barbara","middleName":"Jane",
+			"honorificPrefix":"Ms.","honorificSuffix":"III"},
+		"displayName":"Babs Jensen","nickName":"Babs","profileUrl":"https://login.example.com/bjensen","title":"Tour Guide",
+		"userType":"Employee","preferredLanguage":"en-US","locale":"en-US","timezone":"America/Los_Angeles",
+		"emails":[{"type":"work","value":"bjensen@example.com","primary":true},{"type":"home","value":"babs@jensen.org"}],
+		"phoneNumbers":[{"type":"work","value":"+14255550100","primary":true},{"type":"mobile","value":"+14255550101"}],
+		"ims":[{"type":"xmpp","value":"babs@jabber.example.com","display":"Babs"},{"type":"xmpp","value":"bjensen@jabber.example.com"}],
+		"photos":[{"type":"photo","value":"https://photos.example.com/1.jpg","primary":true},{"type":"photo","value":"https://photos.example.com/2.jpg"}],
+		"addresses":[{"type":"work","streetAddress":"100 Universal City Plaza","locality":"Hollywood","region":"CA",
+			"postalCode":"91608","country":"US","formatted":"100 Universal City Plaza\nHollywood, CA 91608 USA","primary":true},
+			{"type":"home","streetAddress":"456 Hollywood Blvd","locality":"Hollywood","region":"CA","postalCode":"91608","country":"US"}],
+		"roles":[{"type":"job","value":"guide","display":"Guide"},{"type":"job","value":"trainer"}],
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701984","costCenter":"4130",
+			"organization":"Universal Studios","division":"Theme Park","department":"Tour Operations","manager":{"value":"`+manager+`"}},
+		"`+cx+`":{"skillLevel":3}}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create the user: %d %s", r.status, r.body)
+	}
+	user := r.json(t)["id"].(string)
+
+	member2 := ts.createUser("member2@example.com")
+	r = ts.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"Tour Guides","externalId":"g-ext",
+		"members":[{"value":"`+user+`","type":"User"},{"value":"`+member2+`","type":"User"}]}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create a group with two typed members: %d %s", r.status, r.body)
+	}
+	group := r.json(t)["id"].(string)
+
+	for _, path := range []string{"/Users/" + user, "/Groups/" + group} {
+		before := ts.do("GET", path, nil)
+		if before.status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, before.status, before.body)
+		}
+		put := ts.do("PUT", path, before.body)
+		if put.status != http.StatusOK {
+			t.Fatalf("PUT %s of what GET returned: %d %s", path, put.status, put.body)
+		}
+		after := ts.do("GET", path, nil)
+		if got, want := withoutMeta(after.json(t)), withoutMeta(before.json(t)); !jsonEq(got, want) {
+			t.Errorf("%s changed on a round trip:\n got %s\nwant %s", path, after.body, before.body)
+		}
+	}
+	// Nothing stored was lost on the way: every attribute sent is in the
+	// user the GET returned.
+	u := ts.do("GET", "/Users/"+user, nil).json(t)
+	for _, k := range []string{"name", "nickName", "profileUrl", "userType", "preferredLanguage", "locale", "timezone",
+		"emails", "phoneNumbers", "ims", "photos", "addresses", "roles",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", cx} {
+		if u[k] == nil {
+			t.Errorf("the user has no %s: %v", k, u)
+		}
+	}
+	if n := len(u["ims"].([]any)); n != 2 {
+		t.Errorf("%d ims, want 2", n)
+	}
+	g := ts.do("GET", "/Groups/"+group, nil).json(t)
+	if ms, _ := g["members"].([]any); len(ms) != 2 {
+		t.Errorf("group members after the round trip: %v", g["members"])
+	}
+}
+
+// TestEachTypeOnce: only emails, phoneNumbers and addresses, which the
+// mapping rules address by type, refuse two elements of one type;
+// elsewhere a type may repeat.
+func TestEachTypeOnce(t *testing.T) {
+	ts := newTestServer(t)
+	refused := []struct{ attr, elements string }{
+		{"emails", `[{"type":"work","value":"a@example.com"},{"type":"Work","value":"b@example.com"}]`},
+		{"phoneNumbers", `[{"type":"work","value":"+14255550100"},{"type":"work","value":"+14255550101"}]`},
+		{"addresses", `[{"type":"work","locality":"A"},{"type":"work","locality":"B"}]`},
+	}
+	for _, tt := range refused {
+		t.Run(tt.attr, func(t *testing.T) {
+			r := ts.do("POST", "/Users", `{`+userSchema+`,"userName":"dup-`+tt.attr+`@example.com","`+tt.attr+`":`+tt.elements+`}`)
+			if r.status != 400 || !strings.Contains(string(r.body), tt.attr+`: type \"`) || !strings.Contains(string(r.body), "appears more than once") {
+				t.Errorf("two elements of one type in %s: %d %s", tt.attr, r.status, r.body)
+			}
+		})
+	}
+	accepted := []struct{ attr, elements string }{
+		{"photos", `[{"type":"photo","value":"https://example.com/1.jpg"},{"type":"photo","value":"https://example.com/2.jpg"}]`},
+		{"ims", `[{"type":"aim","value":"one"},{"type":"aim","value":"two"}]`},
+		{"roles", `[{"type":"job","value":"one"},{"type":"job","value":"two"}]`},
+		// Not stored (README: attributes), so duplicates cannot matter.
+		{"entitlements", `[{"type":"license","value":"one"},{"type":"license","value":"two"}]`},
+		{"x509Certificates", `[{"type":"signing","value":"MQ=="},{"type":"signing","value":"Mg=="}]`},
+	}
+	for _, tt := range accepted {
+		t.Run(tt.attr, func(t *testing.T) {
+			r := ts.do("POST", "/Users", `{`+userSchema+`,"userName":"dup-`+tt.attr+`@example.com","`+tt.attr+`":`+tt.elements+`}`)
+			if r.status != 201 {
+				t.Fatalf("two elements of one type in %s: %d %s", tt.attr, r.status, r.body)
+			}
+			id := r.json(t)["id"].(string)
+			stored, _ := r.json(t)[tt.attr].([]any)
+			switch tt.attr {
+			case "entitlements", "x509Certificates":
+				if stored != nil {
+					t.Errorf("%s stored: %v", tt.attr, stored)
+				}
+				return
+			}
+			if len(stored) != 2 {
+				t.Errorf("%s: %v, want both elements", tt.attr, stored)
+			}
+			// PATCH add of a third element of the same type appends it.
+			var els []any
+			_ = json.Unmarshal([]byte(tt.elements), &els)
+			third := els[0].(map[string]any)
+			third["value"] = "https://example.com/3.jpg"
+			el, _ := json.Marshal([]any{third})
+			r = ts.do("PATCH", "/Users/"+id, patchBody(`[{"op":"add","path":"`+tt.attr+`","value":`+string(el)+`}]`))
+			if got, _ := r.json(t)[tt.attr].([]any); r.status != 200 || len(got) != 3 {
+				t.Errorf("PATCH add to %s: %d %s", tt.attr, r.status, r.body)
+			}
+		})
+	}
+	// On the type-keyed attributes a PATCH add of an existing type
+	// replaces that element, as Entra expects.
+	id := ts.createUser("keyed@example.com")
+	for _, v := range []string{"+14255550100", "+14255550199"} {
+		r := ts.do("PATCH", "/Users/"+id, patchBody(`[{"op":"add","path":"phoneNumbers","value":[{"type":"work","value":"`+v+`"}]}]`))
+		if r.status != 200 {
+			t.Fatalf("PATCH add a work phone: %d %s", r.status, r.body)
+		}
+	}
+	if got := ts.do("GET", "/Users/"+id, nil).json(t)["phoneNumbers"]; !jsonEq(got, []any{map[string]any{"type": "work", "value": "+14255550199"}}) {
+		t.Errorf("phoneNumbers after two adds of a work phone: %v", got)
+	}
+}
+
+// TestGroupMemberTypes: a member's type is the kind of resource; "User"
+// (any case) or none is a user, "Group" is refused because scimd's groups
+// hold users only, whether sent in a POST, a PUT or a PATCH.
+func TestGroupMemberTypes(t *testing.T) {
+	ts := newTestServer(t)
+	u1, u2 := ts.createUser("t1@example.com"), ts.createUser("t2@example.com")
+	r := ts.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"Typed","members":[{"value":"`+u1+`","type":"user"},{"value":"`+u2+`"}]}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	gid := r.json(t)["id"].(string)
+	other := ts.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"Other"}`).json(t)["id"].(string)
+	for _, tt := range []struct{ method, path, body string }{
+		{"POST", "/Groups", `{` + groupSchema + `,"displayName":"Nested","members":[{"value":"` + u1 + `","type":"User"},{"value":"` + other + `","type":"Group"}]}`},
+		{"PUT", "/Groups/" + gid, `{` + groupSchema + `,"displayName":"Typed","members":[{"value":"` + u2 + `","type":"User"},{"value":"` + other + `","type":"Group"}]}`},
+		{"PATCH", "/Groups/" + gid, patchBody(`[{"op":"add","path":"members","value":[{"value":"` + u1 + `"},{"value":"` + other + `","type":"Group"}]}]`)},
+	} {
+		r := ts.do(tt.method, tt.path, tt.body)
+		e := r.json(t)
+		if d, _ := e["detail"].(string); r.status != 400 || e["scimType"] != "invalidValue" || !strings.Contains(d, `members[1].type is "Group"`) || !strings.Contains(d, "users only") {
+			t.Errorf("%s %s with a Group member: %d %s", tt.method, tt.path, r.status, r.body)
+		}
+	}
+	if ms := ts.do("GET", "/Groups/"+gid, nil).json(t)["members"].([]any); len(ms) != 2 {
+		t.Errorf("a refused write changed the members: %v", ms)
+	}
+}
