@@ -192,3 +192,92 @@ func TestGroupMemberTypes(t *testing.T) {
 		t.Errorf("a refused write changed the members: %v", ms)
 	}
 }
+
+const searchSchema = `"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]`
+
+// TestSearch: POST /Users/.search and /Groups/.search (RFC 7644 §3.4.3)
+// answer exactly what the equivalent GET does.
+func TestSearch(t *testing.T) {
+	ts := newTestServer(t)
+	var ids []string
+	for _, n := range []string{"ann", "bob", "cat", "dan", "eve"} {
+		ids = append(ids, ts.createUser(n+"@example.com"))
+	}
+	ts.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"Agents","members":[{"value":"`+ids[0]+`"},{"value":"`+ids[1]+`"}]}`)
+	ts.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"Leads"}`)
+
+	for _, tt := range []struct{ search, get string }{
+		{`/Users/.search {` + searchSchema + `}`, "/Users"},
+		{`/Users/.search {` + searchSchema + `,"filter":"userName sw \"b\" or userName ew \"e@example.com\"","attributes":["userName","meta.created"],"startIndex":1,"count":10}`,
+			"/Users?filter=" + q(`userName sw "b" or userName ew "e@example.com"`) + "&attributes=userName,meta.created&startIndex=1&count=10"},
+		{`/Users/.search {` + searchSchema + `,"excludedAttributes":["active","meta"],"startIndex":2,"count":2}`, "/Users?excludedAttributes=active,meta&startIndex=2&count=2"},
+		{`/Users/.search {` + searchSchema + `,"count":0}`, "/Users?count=0"},
+		// sortBy is not supported: answered as a GET with sortBy is.
+		{`/Users/.search {` + searchSchema + `,"sortBy":"userName","sortOrder":"descending"}`, "/Users?sortBy=userName&sortOrder=descending"},
+		{`/Users/.search {"SCHEMAS":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"Filter":"userName eq \"ann@example.com\"","Count":null}`,
+			"/Users?filter=" + q(`userName eq "ann@example.com"`)},
+		{`/Groups/.search {` + searchSchema + `,"filter":"displayName eq \"Agents\""}`, "/Groups?filter=" + q(`displayName eq "Agents"`)},
+		{`/Groups/.search {` + searchSchema + `,"excludedAttributes":["members"]}`, "/Groups?excludedAttributes=members"},
+	} {
+		path, body, _ := strings.Cut(tt.search, " ")
+		got := ts.do("POST", path, body)
+		want := ts.do("GET", tt.get, nil)
+		if got.status != 200 || want.status != 200 || string(got.body) != string(want.body) {
+			t.Errorf("POST %s %s:\n %d %s\nGET %s:\n %d %s", path, body, got.status, got.body, tt.get, want.status, want.body)
+		}
+		if ct := got.header.Get("Content-Type"); ct != "application/scim+json" {
+			t.Errorf("POST %s: Content-Type %q", path, ct)
+		}
+	}
+	if r := ts.do("POST", "/Users/.search", `{`+searchSchema+`,"filter":"userName eq \"bob@example.com\""}`).json(t); r["totalResults"] != float64(1) {
+		t.Errorf("filtered search: %v", r)
+	}
+
+	for _, tt := range []struct {
+		name, path, body   string
+		status             int
+		scimType, inDetail string
+	}{
+		{"malformed JSON", "/Users/.search", `{` + searchSchema + `,}`, 400, "invalidSyntax", "malformed JSON"},
+		{"empty body", "/Users/.search", ``, 400, "invalidSyntax", "empty"},
+		{"not an object", "/Users/.search", `[]`, 400, "invalidSyntax", "a SearchRequest"},
+		{"no schemas", "/Users/.search", `{"filter":"userName pr"}`, 400, "invalidValue", `schemas must be ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]`},
+		{"null schemas", "/Users/.search", `{"schemas":null}`, 400, "invalidValue", "schemas must be"},
+		{"wrong schema", "/Users/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"]}`, 400, "invalidValue", "schemas must be"},
+		{"schemas not an array", "/Users/.search", `{"schemas":"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}`, 400, "invalidValue", "schemas must be"},
+		{"attributes not an array", "/Users/.search", `{` + searchSchema + `,"attributes":"userName"}`, 400, "invalidValue", `attributes must be an array of attribute names, got "userName"`},
+		{"attribute not a string", "/Users/.search", `{` + searchSchema + `,"excludedAttributes":["title",7]}`, 400, "invalidValue", "excludedAttributes[1] must be a string"},
+		{"filter not a string", "/Users/.search", `{` + searchSchema + `,"filter":{"userName":"x"}}`, 400, "invalidValue", "filter must be a string, got an object"},
+		{"bad filter", "/Groups/.search", `{` + searchSchema + `,"filter":"displayName eq"}`, 400, "invalidFilter", "expected a value"},
+		{"count not an integer", "/Users/.search", `{` + searchSchema + `,"count":"10"}`, 400, "invalidValue", `count must be an integer, got "10"`},
+		{"count a fraction", "/Users/.search", `{` + searchSchema + `,"count":1.5}`, 400, "invalidValue", "count must be an integer, got number 1.5"},
+		{"startIndex not an integer", "/Groups/.search", `{` + searchSchema + `,"startIndex":true}`, 400, "invalidValue", "startIndex must be an integer"},
+		{"sortBy not a string", "/Users/.search", `{` + searchSchema + `,"sortBy":["userName"]}`, 400, "invalidValue", "sortBy must be a string"},
+		{"bad sortOrder", "/Users/.search", `{` + searchSchema + `,"sortOrder":"up"}`, 400, "invalidValue", `sortOrder must be "ascending" or "descending", got "up"`},
+		{"unknown key", "/Users/.search", `{` + searchSchema + `,"filters":"userName pr"}`, 400, "invalidSyntax", `"filters" is not an attribute of a SearchRequest`},
+		{"GET .search", "/Users/.search", "", 405, "", "allowed: POST"},
+		{"root-level search", "/.search", `{` + searchSchema + `}`, 404, "", "POST /Users/.search or /Groups/.search"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			method := "POST"
+			if strings.HasPrefix(tt.name, "GET") {
+				method = "GET"
+			}
+			r := ts.do(method, tt.path, tt.body)
+			e := r.json(t)
+			if d, _ := e["detail"].(string); r.status != tt.status || e["scimType"] != nilIfEmpty(tt.scimType) || !strings.Contains(d, tt.inDetail) {
+				t.Errorf("%d %s; want %d %q with %q", r.status, r.body, tt.status, tt.scimType, tt.inDetail)
+			}
+		})
+	}
+	if r := ts.doWith("POST", ts.base+"/Users/.search", "", `{`+searchSchema+`}`, nil); r.status != 401 {
+		t.Errorf("search without a token: %d %s", r.status, r.body)
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

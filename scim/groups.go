@@ -127,6 +127,20 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	s.writeGroupList(w, r, lq)
+}
+
+// searchGroups is POST /Groups/.search: a list request in the body.
+func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) {
+	lq, e := s.parseSearch(w, r, groupDef)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.writeGroupList(w, r, lq)
+}
+
+func (s *Server) writeGroupList(w http.ResponseWriter, r *http.Request, lq listQuery) {
 	dir := directoryFrom(r.Context()).ID
 	groups, total, err := s.store.ListGroups(r.Context(), dir, lq.query)
 	if err != nil {

@@ -172,8 +172,13 @@ type projPath struct {
 }
 
 func parseProjection(def *resourceDef, q url.Values) *projection {
-	inc := parseProjPaths(def, q.Get("attributes"))
-	exc := parseProjPaths(def, q.Get("excludedAttributes"))
+	return newProjection(def, q.Get("attributes"), q.Get("excludedAttributes"))
+}
+
+// newProjection builds a projection from comma-separated attribute lists.
+func newProjection(def *resourceDef, attributes, excludedAttributes string) *projection {
+	inc := parseProjPaths(def, attributes)
+	exc := parseProjPaths(def, excludedAttributes)
 	if len(inc) == 0 && len(exc) == 0 {
 		return nil
 	}

@@ -85,14 +85,27 @@ func (s *Server) Register(r *mux.Router) {
 	// Methods are dispatched here rather than with mux's Methods: a
 	// subrouter's MethodNotAllowedHandler is not reliably reached.
 	sub.Handle("/Users", methods{http.MethodGet: s.listUsers, http.MethodPost: s.createUser})
+	sub.Handle("/Users/.search", methods{http.MethodPost: s.searchUsers}) // before /Users/{id}
 	sub.Handle("/Users/{id}", methods{http.MethodGet: s.getUser, http.MethodPut: s.replaceUser, http.MethodPatch: s.patchUser, http.MethodDelete: s.deleteUser})
 	sub.Handle("/Groups", methods{http.MethodGet: s.listGroups, http.MethodPost: s.createGroup})
+	sub.Handle("/Groups/.search", methods{http.MethodPost: s.searchGroups})
 	sub.Handle("/Groups/{id}", methods{http.MethodGet: s.getGroup, http.MethodPut: s.replaceGroup, http.MethodPatch: s.patchGroup, http.MethodDelete: s.deleteGroup})
+	sub.Handle("/.search", notSupported("a search across resource types (POST /.search) is not supported; POST /Users/.search or /Groups/.search"))
+	sub.Handle("/Bulk", notSupported("bulk operations are not supported (ServiceProviderConfig: bulk.supported is false); send each operation on its own"))
 	sub.Handle("/ServiceProviderConfig", methods{http.MethodGet: s.discovery.serviceProviderConfig})
 	sub.Handle("/Schemas", methods{http.MethodGet: s.serveDiscovery})
 	sub.Handle("/Schemas/{id}", methods{http.MethodGet: s.serveDiscovery})
 	sub.Handle("/ResourceTypes", methods{http.MethodGet: s.serveDiscovery})
 	sub.Handle("/ResourceTypes/{id}", methods{http.MethodGet: s.serveDiscovery})
+}
+
+// notSupported answers 404 for an endpoint RFC 7644 defines and scimd
+// does not serve, saying so rather than that nothing is there. Not 501: a
+// client's probe is not a server fault, and should not page anyone.
+func notSupported(detail string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		WriteError(w, http.StatusNotFound, "", detail)
+	}
 }
 
 // methods dispatches on the request method and answers anything else with

@@ -100,12 +100,26 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	cfg := configFrom(r.Context())
-	lq, e := s.parseListQuery(r, cfg.user)
+	lq, e := s.parseListQuery(r, configFrom(r.Context()).user)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
+	s.writeUserList(w, r, lq)
+}
+
+// searchUsers is POST /Users/.search: a list request in the body.
+func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
+	lq, e := s.parseSearch(w, r, configFrom(r.Context()).user)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.writeUserList(w, r, lq)
+}
+
+func (s *Server) writeUserList(w http.ResponseWriter, r *http.Request, lq listQuery) {
+	cfg := configFrom(r.Context())
 	users, total, err := s.store.ListUsers(r.Context(), directoryFrom(r.Context()).ID, lq.query)
 	if err != nil {
 		writeError(w, s.toSCIMError(r, err))
@@ -325,27 +339,49 @@ type listQuery struct {
 	proj       *projection
 }
 
+// listParams are the parameters of a list request, from a GET's query
+// or a POST .search body (RFC 7644 §3.4.2, §3.4.3); nil numbers take
+// their defaults.
+type listParams struct {
+	filter, attributes, excludedAttributes string
+	startIndex, count                      *int
+}
+
+// parseListQuery reads a GET list request's query parameters.
 func (s *Server) parseListQuery(r *http.Request, def *resourceDef) (listQuery, *Error) {
 	q := r.URL.Query()
-	lq := listQuery{startIndex: 1, proj: parseProjection(def, q)}
-	count := 100
-	if v := q.Get("count"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return lq, invalidValue("count must be an integer, got %q", v)
+	p := listParams{filter: q.Get("filter"), attributes: q.Get("attributes"), excludedAttributes: q.Get("excludedAttributes")}
+	for _, n := range []struct {
+		name string
+		dst  **int
+	}{{"count", &p.count}, {"startIndex", &p.startIndex}} {
+		v := q.Get(n.name)
+		if v == "" {
+			continue
 		}
-		count = min(max(n, 0), s.cfg.MaxResults)
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			return listQuery{}, invalidValue("%s must be an integer, got %q", n.name, v)
+		}
+		*n.dst = &i
 	}
-	if v := q.Get("startIndex"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return lq, invalidValue("startIndex must be an integer, got %q", v)
-		}
-		lq.startIndex = max(n, 1)
+	return s.listQueryOf(def, p)
+}
+
+// listQueryOf turns list parameters into a store query: count defaults to
+// 100 and is capped at MaxResults, startIndex is 1-based.
+func (s *Server) listQueryOf(def *resourceDef, p listParams) (listQuery, *Error) {
+	lq := listQuery{startIndex: 1, proj: newProjection(def, p.attributes, p.excludedAttributes)}
+	count := 100
+	if p.count != nil {
+		count = min(max(*p.count, 0), s.cfg.MaxResults)
+	}
+	if p.startIndex != nil {
+		lq.startIndex = max(*p.startIndex, 1)
 	}
 	lq.query.Offset = lq.startIndex - 1
 	lq.query.Limit = count
-	if f := strings.TrimSpace(q.Get("filter")); f != "" {
+	if f := strings.TrimSpace(p.filter); f != "" {
 		parsed, err := parseFilter(f)
 		if err != nil {
 			return lq, errorf(http.StatusBadRequest, "invalidFilter", "filter %q: %s", f, err)
