@@ -281,3 +281,66 @@ func nilIfEmpty(s string) any {
 	}
 	return s
 }
+
+// TestTenantURLWithTrailingSlash: a Tenant URL pasted as ".../{id}/"
+// makes Entra send ".../{id}//Users". Such paths, and any with doubled or
+// trailing slashes under a base URL, are served as their canonical form,
+// never redirected (a client that follows a 301 on POST sends a GET).
+func TestTenantURLWithTrailingSlash(t *testing.T) {
+	ts := newTestServer(t)
+	ts.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	pasted := ts.base + "/"
+
+	// Test Connection, then a create, a PATCH and a read as Entra sends them.
+	r := ts.doWith("GET", pasted+"/Users?filter="+q(`userName eq "nobody"`), ts.token, nil, nil)
+	if r.status != 200 || r.json(t)["totalResults"] != float64(0) {
+		t.Fatalf("GET //Users: %d %v %s", r.status, r.header, r.body)
+	}
+	r = ts.doWith("POST", pasted+"/Users", ts.token, `{`+userSchema+`,"userName":"slash@example.com"}`, nil)
+	if r.status != 201 {
+		t.Fatalf("POST //Users: %d %v %s", r.status, r.header, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	if loc := r.header.Get("Location"); loc != ts.base+"/Users/"+id {
+		t.Errorf("Location %q, want it under the canonical base URL", loc)
+	}
+	r = ts.doWith("PATCH", pasted+"/Users/"+id, ts.token, patchBody(`[{"op":"replace","path":"title","value":"T"}]`), nil)
+	if r.status != 200 || r.json(t)["title"] != "T" {
+		t.Fatalf("PATCH //Users/{id}: %d %s", r.status, r.body)
+	}
+	r = ts.doWith("POST", pasted+"/Groups", ts.token, `{`+groupSchema+`,"displayName":"Slashed"}`, nil)
+	if r.status != 201 {
+		t.Fatalf("POST //Groups: %d %s", r.status, r.body)
+	}
+	gid := r.json(t)["id"].(string)
+	r = ts.doWith("PATCH", pasted+"/Groups/"+gid, ts.token, patchBody(`[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]`), nil)
+	if r.status != 204 {
+		t.Fatalf("PATCH //Groups/{id}: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{
+		"//Users/" + id, "///Users/" + id, "//Users/" + id + "/", "/Users//" + id, "/Users/" + id + "//",
+		"//Groups/" + gid, "//ServiceProviderConfig", "//Schemas", "//Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+		"//ResourceTypes/User/",
+	} {
+		got := ts.doWith("GET", ts.base+path, ts.token, nil, nil)
+		canonical := strings.TrimSuffix(strings.ReplaceAll(strings.ReplaceAll(path, "///", "/"), "//", "/"), "/")
+		want := ts.do("GET", canonical, nil)
+		if got.status != 200 || string(got.body) != string(want.body) {
+			t.Errorf("GET %s: %d %s\nwant as %s: %d %s", path, got.status, got.body, canonical, want.status, want.body)
+		}
+	}
+	// The base URL itself, with or without the slash, and a POST of a
+	// search; authentication still applies.
+	if got, want := ts.doWith("GET", pasted, ts.token, nil, nil), ts.do("GET", "", nil); got.status != want.status || string(got.body) != string(want.body) {
+		t.Errorf("GET {base}/: %d %s, without the slash: %d %s", got.status, got.body, want.status, want.body)
+	}
+	if r := ts.doWith("POST", pasted+"/Users/.search", ts.token, `{`+searchSchema+`}`, nil); r.status != 200 || r.json(t)["totalResults"] != float64(1) {
+		t.Errorf("POST //Users/.search: %d %s", r.status, r.body)
+	}
+	if r := ts.doWith("POST", pasted+"/Users", "", `{`+userSchema+`,"userName":"anon@example.com"}`, nil); r.status != 401 {
+		t.Errorf("POST //Users without a token: %d %s", r.status, r.body)
+	}
+	if r := ts.doWith("POST", pasted+"/Users", "wrong", `{`+userSchema+`,"userName":"anon@example.com"}`, nil); r.status != 401 {
+		t.Errorf("POST //Users with a wrong token: %d %s", r.status, r.body)
+	}
+}

@@ -62,7 +62,7 @@ func TestBadInput(t *testing.T) {
 		{"oversized body", "POST", "/Users", `{` + userSchema + `,"userName":"big","title":"` + strings.Repeat("x", 5000) + `"}`, 413, "", "exceeds the limit of 4096 bytes"},
 		{"unknown user", "GET", "/Users/does-not-exist", "", 404, "", "not found"},
 		{"unknown route", "GET", "/Widgets", "", 404, "", "no SCIM endpoint"},
-		{"trailing slash", "GET", "/Users/", "", 404, "", "no SCIM endpoint"},
+		{"path below a resource", "GET", "/Users/" + id + "/emails", "", 404, "", "no SCIM endpoint"},
 		{"wrong method", "DELETE", "/Users", "", 405, "", "DELETE is not supported"},
 	}
 	for _, tt := range tests {

@@ -75,7 +75,27 @@ func BaseURL(publicURL, directoryID string) string {
 // Register adds the routes below /scim/v2/{directoryId} to r. They are
 // matched by splitting the path (internal/route), not by mux's regular
 // expressions.
+//
+// It also turns off mux's path cleaning on r: a Tenant URL pasted with a
+// trailing slash makes Entra send /scim/v2/{id}//Users, which mux would
+// answer with a 301 to the cleaned path, and a client that follows a 301
+// on POST sends a GET without the body. Such paths are served instead as
+// their canonical form (canonicalPath); elsewhere an unclean path no
+// longer redirects, it matches no route.
 func (s *Server) Register(r *mux.Router) {
+	r.SkipClean(true)
+	r.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool {
+		_, ok := canonicalPath(req.URL.Path)
+		return ok
+	}).Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		p, _ := canonicalPath(req.URL.Path)
+		u := *req.URL
+		u.Path, u.RawPath = p, ""
+		req2 := req.Clone(req.Context())
+		req2.URL = &u
+		r.ServeHTTP(w, req2)
+	})).Name("/scim/v2/{directoryId}")
+
 	sub := route.Subrouter(r, "/scim/v2/{directoryId}")
 	sub.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+" (endpoints: /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig)")
@@ -97,6 +117,29 @@ func (s *Server) Register(r *mux.Router) {
 	sub.Handle("/Schemas/{id}", methods{http.MethodGet: s.serveDiscovery})
 	sub.Handle("/ResourceTypes", methods{http.MethodGet: s.serveDiscovery})
 	sub.Handle("/ResourceTypes/{id}", methods{http.MethodGet: s.serveDiscovery})
+}
+
+// canonicalPath reports whether path is a SCIM path with empty segments
+// (doubled slashes, a trailing slash) and returns it without them:
+// /scim/v2/{id}//Users/ is /scim/v2/{id}/Users. Canonical paths, the
+// common case, cost one scan.
+func canonicalPath(path string) (string, bool) {
+	if !strings.Contains(path, "//") && (len(path) < 2 || path[len(path)-1] != '/') {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(path))
+	for i := 0; i < len(path); i++ {
+		if path[i] == '/' && (i+1 == len(path) || path[i+1] == '/') {
+			continue
+		}
+		b.WriteByte(path[i])
+	}
+	p := b.String()
+	if !strings.HasPrefix(p, "/scim/v2/") {
+		return "", false
+	}
+	return p, true
 }
 
 // notSupported answers 404 for an endpoint RFC 7644 defines and scimd
