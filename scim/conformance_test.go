@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/scimd/scimd/scim"
 )
 
 const groupSchema = `"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"]`
@@ -342,5 +344,139 @@ func TestTenantURLWithTrailingSlash(t *testing.T) {
 	}
 	if r := ts.doWith("POST", pasted+"/Users", "wrong", `{`+userSchema+`,"userName":"anon@example.com"}`, nil); r.status != 401 {
 		t.Errorf("POST //Users with a wrong token: %d %s", r.status, r.body)
+	}
+}
+
+// TestServiceProviderConfigIsTrue checks each flag /ServiceProviderConfig
+// advertises against what the server does.
+func TestServiceProviderConfigIsTrue(t *testing.T) {
+	if got := newTestServer(t).do("GET", "/ServiceProviderConfig", nil).json(t)["filter"]; !jsonEq(got, map[string]any{"supported": true, "maxResults": 1000}) {
+		t.Errorf("default filter: %v, want maxResults 1000 (the default cap on count)", got)
+	}
+
+	const maxResults = 3
+	ts := newTestServer(t, func(c *scim.Config) { c.MaxResults = maxResults })
+	r := ts.do("GET", "/ServiceProviderConfig", nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "application/scim+json" {
+		t.Fatalf("GET /ServiceProviderConfig: %d %v %s", r.status, r.header, r.body)
+	}
+	var spc struct {
+		Schemas []string
+		Patch   struct{ Supported bool }
+		Bulk    struct {
+			Supported                     bool
+			MaxOperations, MaxPayloadSize int
+		}
+		Filter struct {
+			Supported  bool
+			MaxResults int
+		}
+		ChangePassword, Sort, Etag struct{ Supported bool }
+		AuthenticationSchemes      []struct{ Type, Name, Description string }
+		Meta                       struct{ ResourceType, Location string }
+	}
+	if err := json.Unmarshal(r.body, &spc); err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEq(spc.Schemas, []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"}) ||
+		spc.Meta.ResourceType != "ServiceProviderConfig" || spc.Meta.Location != ts.base+"/ServiceProviderConfig" {
+		t.Errorf("schemas %v, meta %+v", spc.Schemas, spc.Meta)
+	}
+	if strings.Contains(string(r.body), `\u003c`) {
+		t.Errorf("HTML-escaped text: %s", r.body)
+	}
+	var ids []string
+	for _, n := range []string{"e", "d", "c", "b", "a"} {
+		ids = append(ids, ts.createUser(n+"@example.com"))
+	}
+	id := ids[0]
+
+	// patch
+	r = ts.do("PATCH", "/Users/"+id, patchBody(`[{"op":"replace","path":"title","value":"T"}]`))
+	if ok := r.status == 200 && r.json(t)["title"] == "T"; ok != spc.Patch.Supported {
+		t.Errorf("patch.supported %v, PATCH: %d %s", spc.Patch.Supported, r.status, r.body)
+	}
+
+	// filter, and count capped at maxResults (also when not given)
+	if !spc.Filter.Supported || spc.Filter.MaxResults != maxResults {
+		t.Errorf("filter %+v, want supported with maxResults %d", spc.Filter, maxResults)
+	}
+	if r := ts.do("GET", "/Users?filter="+q(`userName eq "c@example.com"`), nil).json(t); r["totalResults"] != float64(1) {
+		t.Errorf("filter: %v", r)
+	}
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/Users", ""},
+		{"GET", "/Users?count=1000", ""},
+		{"POST", "/Users/.search", `{` + searchSchema + `,"count":1000}`},
+	} {
+		var body any
+		if req.body != "" {
+			body = req.body
+		}
+		r := ts.do(req.method, req.path, body).json(t)
+		if r["totalResults"] != float64(5) || r["itemsPerPage"] != float64(spc.Filter.MaxResults) || len(r["Resources"].([]any)) != spc.Filter.MaxResults {
+			t.Errorf("%s %s: totalResults %v itemsPerPage %v, want 5 and %d", req.method, req.path, r["totalResults"], r["itemsPerPage"], spc.Filter.MaxResults)
+		}
+	}
+
+	// etag: the ETag header is meta.version; If-None-Match, If-Match.
+	r = ts.do("GET", "/Users/"+id, nil)
+	tag := r.header.Get("Etag")
+	if has := tag != "" && r.json(t)["meta"].(map[string]any)["version"] == tag; has != spc.Etag.Supported {
+		t.Errorf("etag.supported %v, ETag %q, meta %v", spc.Etag.Supported, tag, r.json(t)["meta"])
+	}
+	if r := ts.doWith("GET", ts.base+"/Users/"+id, ts.token, nil, http.Header{"If-None-Match": {tag}}); r.status != http.StatusNotModified || len(r.body) != 0 || r.header.Get("Etag") != tag {
+		t.Errorf("GET with If-None-Match of the current version: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := ts.doWith("GET", ts.base+"/Users/"+id, ts.token, nil, http.Header{"If-None-Match": {`W/"999"`}}); r.status != 200 {
+		t.Errorf("GET with If-None-Match of another version: %d %s", r.status, r.body)
+	}
+	if r := ts.doWith("PUT", ts.base+"/Users/"+id, ts.token, `{`+userSchema+`,"userName":"e@example.com"}`, http.Header{"If-Match": {`W/"999"`}}); r.status != http.StatusPreconditionFailed {
+		t.Errorf("PUT with a stale If-Match: %d %s", r.status, r.body)
+	}
+	g := ts.do("POST", "/Groups", `{`+groupSchema+`,"displayName":"G"}`)
+	gtag := g.header.Get("Etag")
+	ts.do("PATCH", "/Groups/"+g.json(t)["id"].(string), patchBody(`[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]`))
+	if r := ts.doWith("GET", ts.base+"/Groups/"+g.json(t)["id"].(string), ts.token, nil, http.Header{"If-None-Match": {gtag}}); r.status != 200 || !strings.Contains(string(r.body), id) {
+		t.Errorf("GET a group whose members changed, with If-None-Match of before: %d %s", r.status, r.body)
+	}
+
+	// sort: unsupported, so sortBy leaves the order alone (creation order).
+	r = ts.do("GET", "/Users?sortBy=userName&sortOrder=ascending", nil)
+	var got []string
+	for _, u := range r.json(t)["Resources"].([]any) {
+		got = append(got, u.(map[string]any)["id"].(string))
+	}
+	if sorted := strings.Join(got, ",") != strings.Join(ids[:maxResults], ","); sorted != spc.Sort.Supported {
+		t.Errorf("sort.supported %v, sortBy=userName answered %v (created %v)", spc.Sort.Supported, got, ids)
+	}
+
+	// bulk
+	if spc.Bulk.Supported || spc.Bulk.MaxOperations != 0 || spc.Bulk.MaxPayloadSize != 0 {
+		t.Errorf("bulk %+v", spc.Bulk)
+	}
+	r = ts.do("POST", "/Bulk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"POST","path":"/Users","bulkId":"1","data":{`+userSchema+`,"userName":"bulk@example.com"}}]}`)
+	if r.status != http.StatusNotFound || !strings.Contains(string(r.body), "bulk operations are not supported") {
+		t.Errorf("POST /Bulk: %d %s", r.status, r.body)
+	}
+	if n := ts.do("GET", "/Users?filter="+q(`userName eq "bulk@example.com"`), nil).json(t)["totalResults"]; n != float64(0) {
+		t.Errorf("POST /Bulk created a user")
+	}
+
+	// changePassword
+	if spc.ChangePassword.Supported {
+		t.Error("changePassword advertised")
+	}
+	r = ts.do("PATCH", "/Users/"+id, patchBody(`[{"op":"replace","path":"password","value":"s3cret!"}]`))
+	if d, _ := r.json(t)["detail"].(string); r.status != 400 || !strings.Contains(d, `no attribute "password"`) {
+		t.Errorf("PATCH password: %d %s", r.status, r.body)
+	}
+
+	// authenticationSchemes: the bearer token, and nothing else.
+	if len(spc.AuthenticationSchemes) != 1 || spc.AuthenticationSchemes[0].Type != "oauthbearertoken" || spc.AuthenticationSchemes[0].Description == "" {
+		t.Errorf("authenticationSchemes %+v", spc.AuthenticationSchemes)
+	}
+	if r := ts.doWith("GET", ts.base+"/Users", "", nil, http.Header{"Authorization": {"Basic " + ts.token}}); r.status != 401 || r.header.Get("Www-Authenticate") == "" {
+		t.Errorf("HTTP Basic: %d %v", r.status, r.header)
 	}
 }

@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 
@@ -13,10 +12,11 @@ import (
 
 // discovery serves /Schemas and /ResourceTypes through the library, from
 // the same schema definitions the resource endpoints validate against.
+// Its ServiceProviderConfig only feeds the library; scimd answers
+// /ServiceProviderConfig itself.
 type discovery struct {
-	args   *libscim.ServerArgs
-	log    libscim.Logger
-	spcDoc []byte
+	args *libscim.ServerArgs
+	log  libscim.Logger
 }
 
 func newDiscovery(maxResults int, log *slog.Logger) *discovery {
@@ -42,31 +42,35 @@ func newDiscovery(maxResults int, log *slog.Logger) *discovery {
 			},
 		},
 	}
-	// The library's ServiceProviderConfig says etag is unsupported; scimd
-	// supports ETags (meta.version, If-Match), so it answers itself.
-	spc, _ := json.Marshal(map[string]any{
-		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
-		"documentationUri": "https://github.com/scimd/scimd#readme",
-		"patch":            map[string]bool{"supported": true},
+	return &discovery{args: args, log: slogAdapter{log}}
+}
+
+// serviceProviderConfig answers /ServiceProviderConfig itself: the
+// library's says etag is unsupported, and has no location. Each flag is
+// what the server does (TestServiceProviderConfigIsTrue): PATCH, filters
+// with count capped at MaxResults, ETags (meta.version, If-Match,
+// If-None-Match); no sortBy, no /Bulk, no password changes.
+func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
+	doc := marshalDoc(map[string]any{
+		"schemas":          []any{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
+		"documentationUri": "https://github.com/scimd/scimd#scim-behaviour",
+		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-		"filter":           map[string]any{"supported": true, "maxResults": maxResults},
-		"changePassword":   map[string]bool{"supported": false},
-		"sort":             map[string]bool{"supported": false},
-		"etag":             map[string]bool{"supported": true},
-		"authenticationSchemes": []map[string]any{{
+		"filter":           map[string]any{"supported": true, "maxResults": s.cfg.MaxResults},
+		"changePassword":   map[string]any{"supported": false},
+		"sort":             map[string]any{"supported": false},
+		"etag":             map[string]any{"supported": true},
+		"authenticationSchemes": []any{map[string]any{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",
 			"description": "The directory's SCIM secret token, sent as Authorization: Bearer <token>.",
+			"specUri":     "https://www.rfc-editor.org/info/rfc6750",
 			"primary":     true,
 		}},
-		"meta": map[string]string{"resourceType": "ServiceProviderConfig"},
+		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": s.baseURL(r) + "/ServiceProviderConfig"},
 	})
-	return &discovery{args: args, log: slogAdapter{log}, spcDoc: spc}
-}
-
-func (d *discovery) serviceProviderConfig(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", contentType)
-	_, _ = w.Write(d.spcDoc)
+	_, _ = w.Write(doc)
 }
 
 // serveDiscovery hands /Schemas and /ResourceTypes to the library below

@@ -85,6 +85,9 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.toSCIMError(r, err))
 		return
 	}
+	if notModified(w, r, g.Version) { // membership moves the version too
+		return
+	}
 	s.writeGroup(w, r, g)
 }
 

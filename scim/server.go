@@ -112,7 +112,7 @@ func (s *Server) Register(r *mux.Router) {
 	sub.Handle("/Groups/{id}", methods{http.MethodGet: s.getGroup, http.MethodPut: s.replaceGroup, http.MethodPatch: s.patchGroup, http.MethodDelete: s.deleteGroup})
 	sub.Handle("/.search", notSupported("a search across resource types (POST /.search) is not supported; POST /Users/.search or /Groups/.search"))
 	sub.Handle("/Bulk", notSupported("bulk operations are not supported (ServiceProviderConfig: bulk.supported is false); send each operation on its own"))
-	sub.Handle("/ServiceProviderConfig", methods{http.MethodGet: s.discovery.serviceProviderConfig})
+	sub.Handle("/ServiceProviderConfig", methods{http.MethodGet: s.serviceProviderConfig})
 	sub.Handle("/Schemas", methods{http.MethodGet: s.serveDiscovery})
 	sub.Handle("/Schemas/{id}", methods{http.MethodGet: s.serveDiscovery})
 	sub.Handle("/ResourceTypes", methods{http.MethodGet: s.serveDiscovery})

@@ -96,6 +96,9 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.toSCIMError(r, err))
 		return
 	}
+	if notModified(w, r, u.Version) {
+		return
+	}
 	writeResource(w, http.StatusOK, cfg.user, s.baseURL(r), userResource(u), parseProjection(cfg.user, r.URL.Query()))
 }
 
@@ -311,6 +314,18 @@ func etagMatches(header string, version int64) bool {
 	return false
 }
 
+// notModified answers 304 to a GET whose If-None-Match names the
+// resource's version (RFC 7644 §3.14), and reports whether it did.
+func notModified(w http.ResponseWriter, r *http.Request, version int64) bool {
+	inm := r.Header.Get("If-None-Match")
+	if strings.TrimSpace(inm) == "" || !etagMatches(inm, version) {
+		return false
+	}
+	w.Header().Set("Etag", etag(version))
+	w.WriteHeader(http.StatusNotModified)
+	return true
+}
+
 // ifMatchVersion turns If-Match into the version a delete must find:
 // 0 for none (or "*"), -1 for a tag that names no version.
 func ifMatchVersion(header string) int64 {
@@ -369,13 +384,15 @@ func (s *Server) parseListQuery(r *http.Request, def *resourceDef) (listQuery, *
 }
 
 // listQueryOf turns list parameters into a store query: count defaults to
-// 100 and is capped at MaxResults, startIndex is 1-based.
+// 100, and is capped at MaxResults (filter.maxResults), startIndex is
+// 1-based.
 func (s *Server) listQueryOf(def *resourceDef, p listParams) (listQuery, *Error) {
 	lq := listQuery{startIndex: 1, proj: newProjection(def, p.attributes, p.excludedAttributes)}
 	count := 100
 	if p.count != nil {
-		count = min(max(*p.count, 0), s.cfg.MaxResults)
+		count = max(*p.count, 0)
 	}
+	count = min(count, s.cfg.MaxResults)
 	if p.startIndex != nil {
 		lq.startIndex = max(*p.startIndex, 1)
 	}
