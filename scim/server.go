@@ -122,9 +122,12 @@ func (s *Server) Register(r *mux.Router) {
 // canonicalPath reports whether path is a SCIM path with empty segments
 // (doubled slashes, a trailing slash) and returns it without them:
 // /scim/v2/{id}//Users/ is /scim/v2/{id}/Users. Canonical paths, the
-// common case, cost one scan.
+// common case, cost one scan; other areas' paths, a prefix check.
 func canonicalPath(path string) (string, bool) {
-	if !strings.Contains(path, "//") && (len(path) < 2 || path[len(path)-1] != '/') {
+	if !strings.HasPrefix(path, "/scim/") && !strings.HasPrefix(path, "//") {
+		return "", false
+	}
+	if !strings.Contains(path, "//") && path[len(path)-1] != '/' {
 		return "", false
 	}
 	var b strings.Builder
