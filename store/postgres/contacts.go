@@ -17,11 +17,15 @@ import (
 
 // contactColumns read ContactRecords with their group names, presence,
 // sort names and domains, from users u and contactJoin, so that one query
-// answers a lookup.
+// answers a lookup. Every statement is planned for its values
+// (plan_cache_mode, postgres.go), so the shapes here are the cheap ones to
+// plan: a group name is a subquery on groups' primary key, not a join
+// (planning a caller-ID took 0.6 ms with joins, 0.3 ms like this, for an
+// execution of 0.1 ms).
 const contactColumns = `u.id, u.user_name, u.active, u.contact, u.version, u.last_modified,
 	u.sort_name, u.email_domain, u.login_domain,
-	ARRAY(SELECT g.display_name FROM group_members m JOIN groups g ON g.directory_id = m.directory_id AND g.id = m.group_id
-		WHERE m.directory_id = u.directory_id AND m.user_id = u.id),
+	ARRAY(SELECT (SELECT g.display_name FROM groups g WHERE g.directory_id = m.directory_id AND g.id = m.group_id)
+		FROM group_members m WHERE m.directory_id = u.directory_id AND m.user_id = u.id),
 	p.availability, p.activity, p.observed_at`
 
 const contactJoin = `LEFT JOIN presence p ON p.directory_id = u.directory_id AND p.user_id = u.id`
@@ -36,8 +40,10 @@ const (
 	getContact = contactSelect + ` AND u.id = $2`
 	// lookupPhone is caller-ID, the hot path: user_phones' primary key
 	// gives the matches (a contact with a number twice, work and mobile,
-	// once), then the users primary key each contact.
-	lookupPhone = contactSelect + ` AND u.id IN (SELECT ph.user_id FROM user_phones ph WHERE ph.directory_id = $1 AND ph.e164 = $2)
+	// once), then the users primary key each contact. The matches are an
+	// array (an InitPlan), not a semi-join: the planner then has no join
+	// order to weigh.
+	lookupPhone = contactSelect + ` AND u.id = ANY(ARRAY(SELECT ph.user_id FROM user_phones ph WHERE ph.directory_id = $1 AND ph.e164 = $2))
 ORDER BY u.sort_name, u.id`
 )
 
