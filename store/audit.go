@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"time"
 )
@@ -106,6 +107,29 @@ func ActorFrom(ctx context.Context) Actor {
 // time.
 func WithAudit(ctx context.Context, e *AuditEntry) context.Context {
 	return context.WithValue(ctx, auditKey{}, e)
+}
+
+// Audited returns a new entry of action by the actor ctx names
+// (WithActor), with details, and ctx carrying it (WithAudit) for the
+// write it describes.
+func Audited(ctx context.Context, action string, details any) (context.Context, *AuditEntry) {
+	e := &AuditEntry{Actor: ActorFrom(ctx), Action: action}
+	e.SetDetails(details)
+	return WithAudit(ctx, e), e
+}
+
+// SetDetails sets e.Details to v as JSON: a struct or map of plain values
+// (nil leaves none). Values are the callers' own types, which always
+// encode; one that does not is recorded as {} rather than failing the
+// change.
+func (e *AuditEntry) SetDetails(v any) {
+	e.Details = nil
+	if v == nil {
+		return
+	}
+	if b, err := json.Marshal(v); err == nil && len(b) > 0 && b[0] == '{' {
+		e.Details = b
+	}
 }
 
 // AuditFrom returns the entry WithAudit put in ctx, or nil. Backends call
