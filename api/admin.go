@@ -120,10 +120,10 @@ func (a *Admin) Register(r *mux.Router) {
 // only in the answers that create it (create and rotate): the store keeps
 // its hash alone.
 type directoryJSON struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	SCIMBaseURL string    `json:"scimBaseUrl"`
-	SCIMToken   string    `json:"scimToken,omitempty"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	SCIMBaseURL string `json:"scimBaseUrl"`
+	SCIMToken   string `json:"scimToken,omitempty"`
 	// PreviousTokenValidUntil is when the token the last rotation replaced
 	// stops working: in a rotation's answer always, elsewhere while that
 	// token still works.

@@ -26,7 +26,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 func TestAdminOpenAPICoversRoutes(t *testing.T) {
 	r := mux.NewRouter()
 	api.NewAdmin(api.AdminConfig{}).Register(r)
-	checkDocumentCoversRoutes(t, r, api.AdminOpenAPIDocument(), 15)
+	checkDocumentCoversRoutes(t, r, api.AdminOpenAPIDocument(), 14)
 }
 
 // checkDocumentCoversRoutes checks that the OpenAPI 3.0 document describes

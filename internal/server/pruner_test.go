@@ -69,7 +69,7 @@ func TestSyncLogPruner(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The audit trail is pruned with the same cutoff.
-	if before := <-fake.audits; !before.Equal(now.Add(-720*time.Hour)) {
+	if before := <-fake.audits; !before.Equal(now.Add(-720 * time.Hour)) {
 		t.Errorf("audit prune before %v, want %v", before, now.Add(-720*time.Hour))
 	}
 	// Every tick; a failure is logged and the next tick prunes again,
