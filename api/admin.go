@@ -1,6 +1,7 @@
 // Package api is scimd's JSON HTTP API for administrators (directories,
-// their SCIM tokens and API keys, mapping rules and sync log) and for CX
-// clients (directory and caller-ID lookup).
+// their SCIM tokens and API keys, mapping rules, sync log and the audit
+// trail of their changes) and for CX clients (directory and caller-ID
+// lookup).
 package api
 
 import (
@@ -43,7 +44,7 @@ type AdminConfig struct {
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// Now is the clock (default time.Now): the sync log summary's default
-	// window and the CSV export's file name.
+	// window, the CSV export's file name and a token rotation's grace.
 	Now func() time.Time
 	// Presence connects directories to Microsoft Teams presence. Nil: the
 	// presence endpoints answer 503 presence_unavailable.
