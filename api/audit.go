@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -52,6 +53,10 @@ func (a *Admin) directoryAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	q.DirectoryID = id
 	if _, err := a.cfg.Store.GetDirectory(r.Context(), id); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			a.storeError(w, r, "get directory", err)
+			return
+		}
 		trail, lerr := a.cfg.Store.ListAudit(r.Context(), store.AuditQuery{DirectoryID: id, Limit: 1})
 		switch {
 		case lerr != nil:
