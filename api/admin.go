@@ -1,13 +1,17 @@
 // Package api is scimd's JSON HTTP API for administrators (directories,
-// their SCIM tokens and API keys, mapping rules and sync log) and for CX
-// clients (directory and caller-ID lookup).
+// their SCIM tokens and API keys, mapping rules, sync log and the audit
+// trail of their changes) and for CX clients (directory and caller-ID
+// lookup).
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -40,7 +44,7 @@ type AdminConfig struct {
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// Now is the clock (default time.Now): the sync log summary's default
-	// window and the CSV export's file name.
+	// window, the CSV export's file name and a token rotation's grace.
 	Now func() time.Time
 	// Presence connects directories to Microsoft Teams presence. Nil: the
 	// presence endpoints answer 503 presence_unavailable.
@@ -75,8 +79,10 @@ func NewAdmin(cfg AdminConfig) *Admin {
 	return &Admin{cfg: cfg, log: cfg.Logger.With("component", "admin_api")}
 }
 
-// Register adds the admin routes below /admin/v1 to r.
+// Register adds the admin routes below /admin/v1 to r: the OpenAPI
+// document (public), then the rest behind the admin token.
 func (a *Admin) Register(r *mux.Router) {
+	r.Handle("/admin/v1/openapi.json", methods{http.MethodGet: serveAdminOpenAPI})
 	s := r.PathPrefix("/admin/v1").Subrouter()
 	s.Use(a.authenticate)
 	s.Handle("/directories", methods{
@@ -107,17 +113,23 @@ func (a *Admin) Register(r *mux.Router) {
 		http.MethodDelete: a.deletePresence,
 	})
 	s.Handle("/directories/{id}/presence/consent", methods{http.MethodPost: a.startConsent})
+	s.Handle("/directories/{id}/audit", methods{http.MethodGet: a.directoryAudit})
+	s.Handle("/audit", methods{http.MethodGet: a.audit})
 }
 
 // directoryJSON is a directory as the admin API shows it. SCIMToken is set
 // only in the answers that create it (create and rotate): the store keeps
 // its hash alone.
 type directoryJSON struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	SCIMBaseURL string    `json:"scimBaseUrl"`
-	SCIMToken   string    `json:"scimToken,omitempty"`
-	Created     time.Time `json:"created"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	SCIMBaseURL string `json:"scimBaseUrl"`
+	SCIMToken   string `json:"scimToken,omitempty"`
+	// PreviousTokenValidUntil is when the token the last rotation replaced
+	// stops working: in a rotation's answer always, elsewhere while that
+	// token still works.
+	PreviousTokenValidUntil *time.Time `json:"previousTokenValidUntil,omitempty"`
+	Created                 time.Time  `json:"created"`
 }
 
 type directoryListJSON struct {
@@ -138,7 +150,8 @@ func (a *Admin) createDirectory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, hash := store.NewToken(SCIMTokenPrefix)
-	d, err := a.cfg.Store.CreateDirectory(r.Context(), store.Directory{
+	ctx, _ := store.Audited(r.Context(), store.AuditDirectoryCreated, map[string]string{"name": name})
+	d, err := a.cfg.Store.CreateDirectory(ctx, store.Directory{
 		ID:            uuid.NewString(),
 		Name:          name,
 		SCIMTokenHash: hash,
@@ -194,7 +207,9 @@ func (a *Admin) renameDirectory(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := a.cfg.Store.UpdateDirectory(r.Context(), id, func(d store.Directory) (store.Directory, error) {
+	ctx, audit := store.Audited(r.Context(), store.AuditDirectoryRenamed, nil)
+	d, err := a.cfg.Store.UpdateDirectory(ctx, id, func(d store.Directory) (store.Directory, error) {
+		audit.SetDetails(map[string]string{"oldName": d.Name, "newName": name})
 		d.Name = name
 		return d, nil
 	})
@@ -212,8 +227,10 @@ func (a *Admin) deleteDirectory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The store hides the directory at once, then purges its data; the
-	// purge goes on if the client leaves, and a restart resumes it.
-	ctx := context.WithoutCancel(r.Context())
+	// purge goes on if the client leaves, and a restart resumes it. The
+	// audit entry goes in with the first step, which is the delete as
+	// clients see it; the store adds the directory's name.
+	ctx, _ := store.Audited(context.WithoutCancel(r.Context()), store.AuditDirectoryDeleted, nil)
 	done := make(chan error, 1)
 	go func() { done <- a.cfg.Store.DeleteDirectory(ctx, id) }()
 	timer := time.NewTimer(a.cfg.DeleteWait)
@@ -240,16 +257,49 @@ func (a *Admin) deleteDirectory(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// rotateToken replaces the directory's SCIM token. The old one stops
-// working with the commit, because SCIM auth checks the stored hash on
-// every request.
+// MaxTokenGrace is the longest grace period a rotation may give the
+// token it replaces.
+const MaxTokenGrace = 7 * 24 * time.Hour
+
+// rotateRequest is the optional body of POST …/token.
+type rotateRequest struct {
+	// GraceSeconds keeps the replaced token working this long, so that
+	// the Entra admin can paste the new one first; 0 (the default) ends
+	// it with the commit.
+	GraceSeconds *float64 `json:"graceSeconds"`
+}
+
+// rotateToken replaces the directory's SCIM token. The replaced one keeps
+// working for the grace period asked, then stops: SCIM auth compares the
+// stored expiry with the clock on every request, on every replica. A
+// token an earlier rotation kept working stops at once: there is one
+// previous token at most.
 func (a *Admin) rotateToken(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
 		return
 	}
+	grace, ok := a.graceSeconds(w, r)
+	if !ok {
+		return
+	}
+	now := a.cfg.Now()
+	until := now
+	if grace > 0 {
+		until = ceilSecond(now.Add(grace))
+	}
 	token, hash := store.NewToken(SCIMTokenPrefix)
-	d, err := a.cfg.Store.UpdateDirectory(r.Context(), id, func(d store.Directory) (store.Directory, error) {
+	ctx, audit := store.Audited(r.Context(), store.AuditSCIMTokenRotated, nil)
+	d, err := a.cfg.Store.UpdateDirectory(ctx, id, func(d store.Directory) (store.Directory, error) {
+		details := map[string]any{"graceSeconds": int64(grace / time.Second), "previousTokenValidUntil": until.UTC()}
+		if len(d.PreviousTokenHash) > 0 && now.Before(d.PreviousTokenExpires) {
+			details["earlierPreviousTokenEnded"] = true // it was still in its grace period
+		}
+		audit.SetDetails(details)
+		d.PreviousTokenHash, d.PreviousTokenExpires = nil, time.Time{}
+		if grace > 0 {
+			d.PreviousTokenHash, d.PreviousTokenExpires = d.SCIMTokenHash, until
+		}
 		d.SCIMTokenHash = hash
 		return d, nil
 	})
@@ -257,11 +307,51 @@ func (a *Admin) rotateToken(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, "rotate token", err)
 		return
 	}
-	a.log.InfoContext(r.Context(), "directory token rotated", "directory_id", d.ID)
+	a.log.InfoContext(r.Context(), "directory token rotated", "directory_id", d.ID, "grace", grace)
 	out := a.directory(d)
 	out.SCIMToken = token
+	u := until.UTC()
+	out.PreviousTokenValidUntil = &u
 	w.Header().Set("Cache-Control", "no-store")
 	WriteJSON(w, http.StatusOK, out)
+}
+
+// graceSeconds reads the optional rotation body: none (or an empty one)
+// means no grace.
+func (a *Admin) graceSeconds(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	if err != nil {
+		re := decodeError(err, a.cfg.MaxBodyBytes).(*requestError)
+		WriteError(w, re.status, re.code, re.message)
+		return 0, false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return 0, true
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var req rotateRequest
+	if !a.decode(w, r, &req) {
+		return 0, false
+	}
+	if req.GraceSeconds == nil {
+		return 0, true
+	}
+	g, max := *req.GraceSeconds, MaxTokenGrace.Seconds()
+	if g < 0 || g > max || g != math.Trunc(g) {
+		WriteError(w, http.StatusBadRequest, "invalid_field",
+			fmt.Sprintf(`field "graceSeconds" must be a whole number of seconds from 0 to %d (7 days), got %v`, int64(max), g))
+		return 0, false
+	}
+	return time.Duration(g) * time.Second, true
+}
+
+// ceilSecond rounds t up to a whole second, so that a grace period is at
+// least what was asked and its end reads cleanly.
+func ceilSecond(t time.Time) time.Time {
+	if u := t.Truncate(time.Second); !u.Equal(t) {
+		return u.Add(time.Second)
+	}
+	return t
 }
 
 // authenticate admits requests bearing the admin token. Every refusal is
@@ -282,7 +372,8 @@ func (a *Admin) authenticate(next http.Handler) http.Handler {
 			WriteError(w, http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required")
 			return
 		}
-		next.ServeHTTP(w, r)
+		// The actor of the audit entries this request's changes leave.
+		next.ServeHTTP(w, r.WithContext(store.WithActor(r.Context(), store.Actor{Type: store.ActorAdminToken})))
 	})
 }
 
@@ -304,7 +395,7 @@ func bearerToken(r *http.Request) (token, reason string) {
 }
 
 func (a *Admin) directory(d store.Directory) directoryJSON {
-	return directoryJSON{
+	out := directoryJSON{
 		ID:   d.ID,
 		Name: d.Name,
 		// Same form as scim.BaseURL; api may not import scim (see
@@ -312,6 +403,11 @@ func (a *Admin) directory(d store.Directory) directoryJSON {
 		SCIMBaseURL: a.cfg.PublicURL + "/scim/v2/" + d.ID,
 		Created:     d.Created.UTC(),
 	}
+	if len(d.PreviousTokenHash) > 0 && a.cfg.Now().Before(d.PreviousTokenExpires) {
+		u := d.PreviousTokenExpires.UTC()
+		out.PreviousTokenValidUntil = &u
+	}
+	return out
 }
 
 func (a *Admin) decode(w http.ResponseWriter, r *http.Request, v any) bool {

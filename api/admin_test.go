@@ -90,6 +90,14 @@ func (m *memStore) UpdateDirectory(_ context.Context, id string, fn func(store.D
 	return store.Directory{}, fmt.Errorf("directory %s: %w", id, store.ErrNotFound)
 }
 
+// ListAudit fails when err is set; the admin API's audit tests run on a
+// real store.
+func (m *memStore) ListAudit(context.Context, store.AuditQuery) ([]store.AuditEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return nil, m.err
+}
+
 func (m *memStore) DeleteDirectory(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -413,6 +421,9 @@ func TestStoreErrorsDoNotLeak(t *testing.T) {
 		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/sync-log", ""},
 		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/sync-log.csv", ""},
 		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/sync-log/summary", ""},
+		{"POST", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/token", `{"graceSeconds":60}`},
+		{"GET", "/admin/v1/directories/8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10/audit", ""},
+		{"GET", "/admin/v1/audit", ""},
 	} {
 		r := f.do(t, req[0], req[1], req[2])
 		wantError(t, r, http.StatusInternalServerError, "internal")

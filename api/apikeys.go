@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,8 +43,10 @@ func (a *Admin) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, hash := store.NewToken(APIKeyPrefix)
-	k, err := a.cfg.Store.CreateAPIKey(r.Context(), store.APIKey{
-		ID:          uuid.NewString(),
+	keyID := uuid.NewString()
+	ctx, _ := store.Audited(r.Context(), store.AuditAPIKeyCreated, map[string]string{"apiKeyId": keyID, "name": name})
+	k, err := a.cfg.Store.CreateAPIKey(ctx, store.APIKey{
+		ID:          keyID,
 		DirectoryID: id,
 		Name:        name,
 		Hash:        hash,
@@ -77,18 +80,35 @@ func (a *Admin) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteAPIKey revokes a key. Lookup auth reads the store on every
-// request, so the key stops working with the commit.
+// request, so the key stops working with the commit. The key's name is
+// read first for the audit trail: keys never change, so it is the name
+// of the key deleted.
 func (a *Admin) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
-	if !ok || !a.directoryExists(w, r, id) {
+	if !ok {
 		return
 	}
 	keyID := mux.Vars(r)["keyId"]
 	if uuid.Validate(keyID) != nil {
-		WriteError(w, http.StatusNotFound, "not_found", "API key not found")
+		if a.directoryExists(w, r, id) {
+			WriteError(w, http.StatusNotFound, "not_found", "API key not found")
+		}
 		return
 	}
-	if err := a.cfg.Store.DeleteAPIKey(r.Context(), id, keyID); err != nil {
+	keys, err := a.cfg.Store.ListAPIKeys(r.Context(), id)
+	if err != nil {
+		a.storeError(w, r, "list api keys", err)
+		return
+	}
+	i := slices.IndexFunc(keys, func(k store.APIKey) bool { return k.ID == keyID })
+	if i < 0 {
+		if a.directoryExists(w, r, id) { // an unknown directory is 404 "directory not found"
+			WriteError(w, http.StatusNotFound, "not_found", "API key not found")
+		}
+		return
+	}
+	ctx, _ := store.Audited(r.Context(), store.AuditAPIKeyRevoked, map[string]string{"apiKeyId": keyID, "name": keys[i].Name})
+	if err := a.cfg.Store.DeleteAPIKey(ctx, id, keyID); err != nil {
 		a.apiKeyError(w, r, "delete api key", err)
 		return
 	}

@@ -73,7 +73,9 @@ dt{font-weight:600}dd{margin:0;word-break:break-word;font-family:ui-monospace,mo
 // in a page, whether presence is now connected and if not, why. The query
 // (state, tenant) is never logged.
 func (a *Admin) consentCallback(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	// The one-time state, not a bearer token, authorises this request:
+	// the audit trail says so.
+	ctx := store.WithActor(r.Context(), store.Actor{Type: store.ActorConsentCallback})
 	if a.cfg.Presence == nil {
 		writeConsentPage(w, http.StatusNotFound, consentPage{
 			Title:   "Teams presence is not available",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/scimd/scimd/mapping"
@@ -61,7 +62,9 @@ func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	canonical := rules.Marshal()
-	_, err = a.cfg.Store.UpdateDirectory(r.Context(), id, func(d store.Directory) (store.Directory, error) {
+	ctx, audit := store.Audited(r.Context(), store.AuditMappingReplaced, nil)
+	_, err = a.cfg.Store.UpdateDirectory(ctx, id, func(d store.Directory) (store.Directory, error) {
+		audit.SetDetails(map[string]any{"changed": changedRules(d.Mapping, canonical), "rules": json.RawMessage(canonical)})
 		d.Mapping = canonical
 		return d, nil
 	})
@@ -71,6 +74,39 @@ func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.InfoContext(r.Context(), "mapping rules replaced", "directory_id", id)
 	writeJSONBytes(w, http.StatusOK, canonical)
+}
+
+// changedRules lists the top-level keys of the rules document whose
+// value differs between the stored rules (nil: the defaults) and the
+// canonical new ones, sorted: the audit trail's summary of the change,
+// beside the new document.
+func changedRules(old, canonical []byte) []string {
+	var before, after map[string]json.RawMessage
+	if rules, err := mapping.Parse(old); err == nil {
+		_ = json.Unmarshal(rules.Marshal(), &before)
+	} // else: stored rules of an incompatible version; every key counts as changed
+	_ = json.Unmarshal(canonical, &after) // Marshal's own output
+	changed := []string{}
+	for k, v := range after {
+		if b, ok := before[k]; !ok || !bytes.Equal(compactJSON(b), compactJSON(v)) {
+			changed = append(changed, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			changed = append(changed, k)
+		}
+	}
+	slices.Sort(changed)
+	return changed
+}
+
+func compactJSON(b []byte) []byte {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return b
+	}
+	return buf.Bytes()
 }
 
 // problemList flattens the problems mapping.Parse joined (errors.Join)

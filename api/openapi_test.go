@@ -18,6 +18,22 @@ import (
 func TestOpenAPICoversRoutes(t *testing.T) {
 	r := mux.NewRouter()
 	api.NewLookup(api.LookupConfig{}).Register(r)
+	checkDocumentCoversRoutes(t, r, api.OpenAPIDocument(), 6)
+}
+
+// TestAdminOpenAPICoversRoutes is TestOpenAPICoversRoutes for the admin
+// API's route table and document.
+func TestAdminOpenAPICoversRoutes(t *testing.T) {
+	r := mux.NewRouter()
+	api.NewAdmin(api.AdminConfig{}).Register(r)
+	checkDocumentCoversRoutes(t, r, api.AdminOpenAPIDocument(), 14)
+}
+
+// checkDocumentCoversRoutes checks that the OpenAPI 3.0 document describes
+// every route of r with exactly its methods, and nothing that is not a
+// route; r must have at least min routes.
+func checkDocumentCoversRoutes(t *testing.T, r *mux.Router, document []byte, min int) {
+	t.Helper()
 	routes := map[string][]string{} // path template → methods
 	err := r.Walk(func(rt *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		tpl, ok := route.TemplateOf(rt)
@@ -34,7 +50,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(routes) < 6 {
+	if len(routes) < min {
 		t.Fatalf("walked only %v", routes)
 	}
 
@@ -42,8 +58,8 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(api.OpenAPIDocument(), &doc); err != nil {
-		t.Fatalf("openapi.json: %v", err)
+	if err := json.Unmarshal(document, &doc); err != nil {
+		t.Fatalf("OpenAPI document: %v", err)
 	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.0.") {
 		t.Errorf("openapi = %q, want 3.0.x", doc.OpenAPI)
@@ -69,10 +85,15 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 }
 
-// TestOpenAPIRefs checks that every $ref of the document resolves.
+// TestOpenAPIRefs checks that every $ref of both documents resolves.
 func TestOpenAPIRefs(t *testing.T) {
+	t.Run("lookup", func(t *testing.T) { checkRefs(t, api.OpenAPIDocument()) })
+	t.Run("admin", func(t *testing.T) { checkRefs(t, api.AdminOpenAPIDocument()) })
+}
+
+func checkRefs(t *testing.T, document []byte) {
 	var doc map[string]any
-	if err := json.Unmarshal(api.OpenAPIDocument(), &doc); err != nil {
+	if err := json.Unmarshal(document, &doc); err != nil {
 		t.Fatal(err)
 	}
 	var walk func(v any)

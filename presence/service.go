@@ -447,7 +447,9 @@ func (s *Service) Connect(ctx context.Context, directoryID string, c Credentials
 	s.stop(directoryID)
 	ev := store.SyncEvent{Operation: store.SyncConnect, ResourceType: "Presence", Identity: tenant,
 		Result: "presence connected with app " + clientID + " (" + kind + "); state " + state}
-	if err := s.cfg.Store.PutPresenceLink(ctx, l, ev); err != nil {
+	actx, _ := store.Audited(ctx, store.AuditPresenceConnected, map[string]string{
+		"tenantId": tenant, "clientId": clientID, "credential": kind, "state": state})
+	if err := s.cfg.Store.PutPresenceLink(actx, l, ev); err != nil {
 		return Status{}, err
 	}
 	s.setView(directoryID, l)
@@ -521,7 +523,9 @@ func (s *Service) ConsentURL(ctx context.Context, directoryID string) (string, e
 		return "", err
 	}
 	l.ConsentStateHash, l.ConsentExpires = stateHash, s.now().Add(consentTTL)
-	if err := s.cfg.Store.PutPresenceLink(ctx, l, store.SyncEvent{}); err != nil {
+	actx, _ := store.Audited(ctx, store.AuditPresenceConsentStarted, map[string]any{
+		"clientId": s.cfg.AppClientID, "consentExpires": l.ConsentExpires.UTC()})
+	if err := s.cfg.Store.PutPresenceLink(actx, l, store.SyncEvent{}); err != nil {
 		return "", err
 	}
 	s.setView(directoryID, l)
@@ -577,7 +581,11 @@ func (s *Service) CompleteConsent(ctx context.Context, q url.Values) (string, St
 	l.State, l.LastError = state, lastErr
 	ev := store.SyncEvent{Operation: store.SyncConnect, ResourceType: "Presence", Identity: tenant,
 		Result: "admin consent granted for scimd's app; state " + state}
-	if err := s.cfg.Store.PutPresenceLink(ctx, l, ev); err != nil {
+	// Only this write is audited: a refused or malformed consent changed
+	// nothing the admin asked for.
+	actx, _ := store.Audited(ctx, store.AuditPresenceConsentCompleted, map[string]string{
+		"tenantId": tenant, "clientId": s.cfg.AppClientID, "credential": store.CredentialServiceApp, "state": state})
+	if err := s.cfg.Store.PutPresenceLink(actx, l, ev); err != nil {
 		return dir, Status{}, err
 	}
 	s.setView(dir, l)
@@ -643,7 +651,9 @@ func (s *Service) Revoke(ctx context.Context, directoryID string) (RevokeResult,
 		result += "; credentials and tenant binding deleted"
 	}
 	ev := store.SyncEvent{Operation: store.SyncRevoke, ResourceType: "Presence", Identity: old.TenantID}
-	n, err := s.cfg.Store.RevokePresence(ctx, l, func() store.SyncEvent {
+	actx, _ := store.Audited(ctx, store.AuditPresenceRevoked, map[string]any{
+		"tenantId": old.TenantID, "clientId": old.ClientID, "credential": old.Credential, "credentialsDeleted": deleted})
+	n, err := s.cfg.Store.RevokePresence(actx, l, func() store.SyncEvent {
 		ev.Result = result + "; stored presence cleared"
 		return ev
 	}())

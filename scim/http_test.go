@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
@@ -176,6 +177,49 @@ func TestTokenRotationTakesEffectAtOnce(t *testing.T) {
 	}
 	if r := ts.doWith("GET", ts.base+"/Users", plain, nil, nil); r.status != 200 {
 		t.Errorf("new token: %d", r.status)
+	}
+}
+
+// TestPreviousTokenUntilItExpires: during a rotation's grace period the
+// directory accepts its previous token beside the new one, on its own
+// base URL only, and refuses it from the instant it expires by the
+// server's clock, though the cached directory did not change.
+func TestPreviousTokenUntilItExpires(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(t time.Time) { mu.Lock(); defer mu.Unlock(); now = t }
+	ts := newTestServer(t, func(c *scim.Config) { c.Now = clock })
+	otherID, _ := ts.newDirectory("other")
+
+	plain, hash := store.NewToken("scimd_")
+	expires := now.Add(time.Hour)
+	if _, err := ts.store.UpdateDirectory(t.Context(), ts.dirID, func(d store.Directory) (store.Directory, error) {
+		d.PreviousTokenHash, d.PreviousTokenExpires, d.SCIMTokenHash = d.SCIMTokenHash, expires, hash
+		return d, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	status := func(token string) int { return ts.doWith("GET", ts.base+"/Users", token, nil, nil).status }
+	if s := status(ts.token); s != 200 {
+		t.Errorf("previous token in its grace period: %d", s)
+	}
+	if s := status(plain); s != 200 {
+		t.Errorf("new token: %d", s)
+	}
+	if r := ts.doWith("GET", scim.BaseURL(ts.srv.URL, otherID)+"/Users", ts.token, nil, nil); r.status != 401 {
+		t.Errorf("previous token on another directory's base URL: %d", r.status)
+	}
+	set(expires.Add(-time.Nanosecond))
+	if s := status(ts.token); s != 200 {
+		t.Errorf("previous token just before it expires: %d", s)
+	}
+	set(expires)
+	if s := status(ts.token); s != 401 {
+		t.Errorf("previous token once expired: %d", s)
+	}
+	if s := status(plain); s != 200 {
+		t.Errorf("new token after the grace period: %d", s)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -39,6 +40,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxResults caps count on list requests (default 1000).
 	MaxResults int
+	// Now is the clock (default time.Now) that ends a rotated token's
+	// grace period.
+	Now func() time.Time
 }
 
 // Server serves every directory's SCIM endpoints.
@@ -60,6 +64,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger.With("component", "scim")}
@@ -203,7 +210,8 @@ func configFrom(ctx context.Context) *dirConfig {
 var dummyHash = store.HashToken("scimd-no-such-directory")
 
 // authenticate checks the bearer token against the directory named in the
-// URL: a directory's token is valid on its own base URL only.
+// URL: a directory's token is valid on its own base URL only, and so is
+// the token it replaced while the rotation's grace period lasts.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := mux.Vars(r)["directoryId"]
@@ -221,7 +229,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, s.toSCIMError(r, err))
 			return
 		}
-		if err != nil || !store.TokenMatches(token, d.SCIMTokenHash) {
+		if err != nil || !d.AcceptsToken(token, s.cfg.Now()) {
 			s.log.WarnContext(r.Context(), "scim auth failed", "directory_id", id, "reason", "invalid token", "remote_addr", r.RemoteAddr)
 			WriteError(w, http.StatusUnauthorized, "", "invalid bearer token for this SCIM base URL")
 			return

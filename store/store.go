@@ -44,6 +44,12 @@ type Directory struct {
 	Name string
 	// SCIMTokenHash is HashToken of the directory's SCIM bearer token.
 	SCIMTokenHash []byte
+	// PreviousTokenHash is HashToken of the token the last rotation
+	// replaced, still accepted until PreviousTokenExpires (the grace
+	// period the admin chose); nil when there is none. AcceptsToken checks
+	// both.
+	PreviousTokenHash    []byte
+	PreviousTokenExpires time.Time
 	// Mapping is the directory's mapping rules document (JSON, owned by
 	// the mapping package); nil means the defaults.
 	Mapping []byte
@@ -253,13 +259,19 @@ type Store interface {
 	GetSetting(ctx context.Context, key string) ([]byte, error)
 	SetSetting(ctx context.Context, key string, value []byte) error
 
+	// The directory and API key writes below, PutPresenceLink and
+	// RevokePresence record the audit entry their context carries
+	// (WithAudit) in their transaction: only a change that commits leaves
+	// one.
+	//
 	// CreateDirectory stores d; the caller sets ID, Name and SCIMTokenHash.
 	CreateDirectory(ctx context.Context, d Directory) (Directory, error)
 	GetDirectory(ctx context.Context, id string) (Directory, error)
 	// ListDirectories returns all directories ordered by creation.
 	ListDirectories(ctx context.Context) ([]Directory, error)
 	UpdateDirectory(ctx context.Context, id string, fn func(Directory) (Directory, error)) (Directory, error)
-	// DeleteDirectory removes the directory and all of its data.
+	// DeleteDirectory removes the directory and all of its data but its
+	// audit entries.
 	DeleteDirectory(ctx context.Context, id string) error
 
 	// CreateUser stores u; the caller sets DirectoryID, ID and the
@@ -319,6 +331,13 @@ type Store interface {
 	// and returns how many it deleted.
 	PruneSyncEvents(ctx context.Context, before time.Time) (int64, error)
 
+	// ListAudit returns up to q.Limit audit entries matching q, newest
+	// first, those of deleted directories included.
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// PruneAudit deletes every audit entry older than before and returns
+	// how many it deleted.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+
 	// GetPresenceLink returns the directory's presence link (ErrNotFound
 	// if presence was never connected).
 	GetPresenceLink(ctx context.Context, directoryID string) (PresenceLink, error)
@@ -348,6 +367,7 @@ type Store interface {
 // not share them with callers.
 func (d Directory) Clone() Directory {
 	d.SCIMTokenHash, d.Mapping = slices.Clone(d.SCIMTokenHash), slices.Clone(d.Mapping)
+	d.PreviousTokenHash = slices.Clone(d.PreviousTokenHash)
 	return d
 }
 

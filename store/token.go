@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"time"
 )
 
 // NewToken returns a fresh bearer token with 256 random bits and the hash
@@ -32,4 +33,16 @@ func HashToken(plain string) []byte {
 func TokenMatches(plain string, hash []byte) bool {
 	h := HashToken(plain)
 	return len(hash) == len(h) && subtle.ConstantTimeCompare(h, hash) == 1
+}
+
+// AcceptsToken reports whether token is the directory's SCIM token, or
+// the previous one while now is before its expiry. Expiry is checked on
+// every request against the stored time, so a cached directory stops
+// accepting the previous token on time without being told. Both hashes
+// are compared in constant time whatever the outcome.
+func (d Directory) AcceptsToken(token string, now time.Time) bool {
+	h := HashToken(token)
+	current := len(d.SCIMTokenHash) == len(h) && subtle.ConstantTimeCompare(h, d.SCIMTokenHash) == 1
+	previous := len(d.PreviousTokenHash) == len(h) && subtle.ConstantTimeCompare(h, d.PreviousTokenHash) == 1
+	return current || previous && now.Before(d.PreviousTokenExpires)
 }

@@ -122,7 +122,9 @@ func isFresh(ctx context.Context, st store.Store) (bool, error) {
 
 func createDefaultDirectory(ctx context.Context, st store.Store, cfg Config, log *slog.Logger, out io.Writer) error {
 	token, hash := store.NewToken(api.SCIMTokenPrefix)
-	d, err := st.CreateDirectory(ctx, store.Directory{ID: uuid.NewString(), Name: "default", SCIMTokenHash: hash})
+	actx, _ := store.Audited(store.WithActor(ctx, store.Actor{Type: store.ActorBootstrap}), store.AuditDirectoryCreated,
+		map[string]string{"name": "default"})
+	d, err := st.CreateDirectory(actx, store.Directory{ID: uuid.NewString(), Name: "default", SCIMTokenHash: hash})
 	if err != nil {
 		return fmt.Errorf("create default directory: %w", err)
 	}

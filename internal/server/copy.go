@@ -21,9 +21,9 @@ import (
 // scimd copy moves a SQLite database into a new PostgreSQL database, for
 // operators who switch to PostgreSQL to run several replicas. It reads the
 // source through store.Store (never writing it) and writes the target
-// with postgres.ImportSettings and ImportDirectory, which keep ids,
-// versions and times; then it counts every directory's records in both
-// and fails if a count differs.
+// with postgres.ImportSettings, ImportDirectory and ImportAudit, which
+// keep ids, versions and times; then it counts every directory's records
+// and the audit trail in both and fails if a count differs.
 
 // copySettings are the settings keys scimd stores (bootstrap.go).
 var copySettings = []string{settingAdminTokenHash, settingInitialized}
@@ -156,6 +156,12 @@ func copyDatabase(ctx context.Context, opts copyOptions, log *slog.Logger, out i
 	links, err := copyDirectories(ctx, src, dst, dirs, out)
 	if err != nil {
 		return err
+	}
+	// The whole trail, deleted directories' entries too: it outlives them.
+	if err := dst.ImportAudit(ctx, copyAudit(ctx, src)); err != nil {
+		fmt.Fprint(out, "stopped at the audit trail: every directory was copied, the audit trail was not\n"+
+			"the target is not empty any more: drop and re-create it before running scimd copy again\n")
+		return fmt.Errorf("copy the audit trail: %w", err)
 	}
 	if err := verifyCopy(ctx, src, dst, dirs, out); err != nil {
 		return err
@@ -334,6 +340,42 @@ func copySyncEvents(ctx context.Context, st store.Store, directoryID string) ite
 	}
 }
 
+// copyAudit yields the audit trail, newest first, paging by the id
+// cursor.
+func copyAudit(ctx context.Context, st store.Store) iter.Seq2[store.AuditEntry, error] {
+	return func(yield func(store.AuditEntry, error) bool) {
+		var before int64
+		for {
+			es, err := st.ListAudit(ctx, store.AuditQuery{Before: before, Limit: copyPage})
+			if err != nil {
+				yield(store.AuditEntry{}, fmt.Errorf("read audit entries: %w", err))
+				return
+			}
+			for _, e := range es {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(es) < copyPage {
+				return
+			}
+			before = es[len(es)-1].ID
+		}
+	}
+}
+
+// countAudit counts the audit trail through st.
+func countAudit(ctx context.Context, st store.Store) (int, error) {
+	n := 0
+	for _, err := range copyAudit(ctx, st) {
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // copyCounts are the numbers of one directory's records that verifyCopy
 // compares.
 type copyCounts struct {
@@ -400,7 +442,7 @@ func verifyCopy(ctx context.Context, src, dst store.Store, dirs []store.Director
 		mark := "ok"
 		if s != t {
 			mark = "DIFFERS"
-			differ = append(differ, d.ID)
+			differ = append(differ, "directory "+d.ID)
 		}
 		fmt.Fprintf(tw, "%s\t%q\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%s\n", d.ID, d.Name,
 			s.users, t.users, s.groups, t.groups, s.members, t.members, s.apiKeys, t.apiKeys,
@@ -409,9 +451,22 @@ func verifyCopy(ctx context.Context, src, dst store.Store, dirs []store.Director
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(out)
+	sa, err := countAudit(ctx, src)
+	if err != nil {
+		return fmt.Errorf("verify the audit trail in the source: %w", err)
+	}
+	ta, err := countAudit(ctx, dst)
+	if err != nil {
+		return fmt.Errorf("verify the audit trail in the target: %w", err)
+	}
+	mark := "ok"
+	if sa != ta {
+		mark = "DIFFERS"
+		differ = append(differ, "the audit trail")
+	}
+	fmt.Fprintf(out, "\naudit entries (source/target): %d/%d %s\n\n", sa, ta, mark)
 	if len(differ) > 0 {
-		return fmt.Errorf("the copy differs from the source in directories %s: was the source written during the copy? Stop scimd, drop and re-create the target, and copy again",
+		return fmt.Errorf("the copy differs from the source in %s: was the source written during the copy? Stop scimd, drop and re-create the target, and copy again",
 			strings.Join(differ, ", "))
 	}
 	return nil

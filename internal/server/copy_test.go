@@ -52,7 +52,7 @@ func TestCopy(t *testing.T) {
 	if strings.Contains(stdout+stderr, "hunter2") {
 		t.Errorf("the output shows the target's password:\n%s\n%s", stdout, stderr)
 	}
-	for _, want := range []string{fx.dflt.ID, fx.contoso.ID, "SCIMD_SECRET_KEY", "done: 2 directories"} {
+	for _, want := range []string{fx.dflt.ID, fx.contoso.ID, "SCIMD_SECRET_KEY", "done: 2 directories", "audit entries (source/target): 7/7 ok"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -96,7 +96,7 @@ func TestCopy(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(string(r.body), fx.contoso.ID) || !strings.Contains(string(r.body), fx.dflt.ID) {
 		t.Errorf("admin API with the old admin token: %d %s", r.status, r.body)
 	}
-	for _, d := range []directoryJSON{fx.dflt, fx.contoso} {
+	for _, d := range []directoryJSON{fx.dflt, fx.contoso, {ID: fx.contoso.ID, Name: "Contoso (previous token)", SCIMToken: fx.previousToken}} {
 		if r := s.do(http.MethodGet, "/scim/v2/"+d.ID+"/Users", d.SCIMToken, ""); r.status != http.StatusOK {
 			t.Errorf("SCIM with the old token of %s: %d %s", d.Name, r.status, r.body)
 		}
@@ -113,12 +113,20 @@ func TestCopy(t *testing.T) {
 	if got := newestEvent(t, dst, fx.contoso.ID); got <= maxEvent {
 		t.Errorf("a new event has id %d, not after the copied ones (%d)", got, maxEvent)
 	}
+	maxAudit := must(dst.ListAudit(ctx, store.AuditQuery{Limit: 1}))[0].ID
+	if r := s.do(http.MethodPatch, "/admin/v1/directories/"+fx.contoso.ID, fx.adminToken, `{"name":"Contoso EU"}`); r.status != http.StatusOK {
+		t.Fatalf("rename on the copy: %d %s", r.status, r.body)
+	}
+	if got := must(dst.ListAudit(ctx, store.AuditQuery{Limit: 1}))[0]; got.ID <= maxAudit || got.Action != store.AuditDirectoryRenamed {
+		t.Errorf("a new audit entry %+v is not after the copied ones (%d)", got, maxAudit)
+	}
 }
 
 // copyFixture is what writeCopySource made.
 type copyFixture struct {
 	adminToken    string
 	dflt, contoso directoryJSON
+	previousToken string // contoso's, in a rotation's grace period
 	apiKey, annID string
 	goneID        string // a directory left being deleted
 }
@@ -171,6 +179,9 @@ func writeCopySource(t *testing.T, path string, config func(*Config)) copyFixtur
 		t.Fatalf("duplicate user: %d %s", r.status, r.body)
 	}
 	fx.apiKey = decodeJSON[struct{ Key string }](t, admin(http.MethodPost, "/directories/"+fx.contoso.ID+"/api-keys", `{"name":"cx"}`)).Key
+	// A rotation whose grace period the copy must carry.
+	fx.previousToken = fx.contoso.SCIMToken
+	fx.contoso.SCIMToken = decodeJSON[directoryJSON](t, admin(http.MethodPost, "/directories/"+fx.contoso.ID+"/token", `{"graceSeconds":86400}`)).SCIMToken
 	admin(http.MethodPut, "/directories/"+fx.contoso.ID+"/presence",
 		`{"tenantId":"`+copyTenant+`","clientId":"`+fakegraph.DefaultClientID+`","clientSecret":"`+copySecret+`"}`)
 	gone := decodeJSON[directoryJSON](t, admin(http.MethodPost, "/directories", `{"name":"Gone"}`))
@@ -268,6 +279,11 @@ func compareStores(t *testing.T, src, dst store.Store) {
 		same(t, d.Name+" presence link", must(src.GetPresenceLink(ctx, d.ID)), must(dst.GetPresenceLink(ctx, d.ID)))
 		same(t, d.Name+" presence", must(src.ListPresence(ctx, d.ID)), must(dst.ListPresence(ctx, d.ID)))
 	}
+	trail := must(src.ListAudit(ctx, store.AuditQuery{Limit: 1000}))
+	if len(trail) == 0 {
+		t.Error("no audit entries to compare")
+	}
+	same(t, "audit trail", trail, must(dst.ListAudit(ctx, store.AuditQuery{Limit: 1000})))
 }
 
 // compareContacts checks that searches and caller-ID answer alike.

@@ -16,6 +16,7 @@ const pruneInterval = time.Hour
 // syncPruner is what the pruner needs of the store.
 type syncPruner interface {
 	PruneSyncEvents(ctx context.Context, before time.Time) (int64, error)
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }
 
 // presenceChangeRetention is how long a shared store keeps recorded
@@ -27,8 +28,8 @@ const presenceChangeRetention = time.Hour
 // shared store, the one that takes it prunes, the others skip that hour.
 const pruneLease = "job:prune"
 
-// syncLogPruner deletes sync events older than the retention: at start,
-// then every pruneInterval, until its context ends.
+// syncLogPruner deletes sync events and audit entries older than the
+// retention: at start, then every pruneInterval, until its context ends.
 type syncLogPruner struct {
 	store syncPruner
 	// shared, when set, makes the prune a job of one process at a time,
@@ -86,6 +87,15 @@ func (p *syncLogPruner) prune(ctx context.Context) {
 		p.log.InfoContext(ctx, "sync log pruned", "deleted", n, "before", before)
 	default:
 		p.log.DebugContext(ctx, "sync log pruned", "deleted", n, "before", before)
+	}
+	// The audit trail is kept as long as the sync log. A failure here
+	// does not count as the sync log's: the next hour retries both.
+	switch na, aerr := p.store.PruneAudit(ctx, before); {
+	case aerr != nil && ctx.Err() != nil:
+	case aerr != nil:
+		p.log.ErrorContext(ctx, "audit trail prune failed", "deleted", na, "err", aerr)
+	case na > 0:
+		p.log.InfoContext(ctx, "audit trail pruned", "deleted", na, "before", before)
 	}
 	if p.pruned != nil {
 		p.pruned(n, err)

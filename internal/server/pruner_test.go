@@ -14,11 +14,19 @@ import (
 )
 
 // fakePruner answers PruneSyncEvents from a script of results and reports
-// each call's cutoff.
+// each call's cutoff, and PruneAudit's on audits when set.
 type fakePruner struct {
 	calls   chan time.Time
 	results []error // per call; past the end: nil
 	block   bool    // wait for ctx to end, then fail with its error
+	audits  chan time.Time
+}
+
+func (f *fakePruner) PruneAudit(_ context.Context, before time.Time) (int64, error) {
+	if f.audits != nil {
+		f.audits <- before
+	}
+	return 3, nil
 }
 
 func (f *fakePruner) PruneSyncEvents(ctx context.Context, before time.Time) (int64, error) {
@@ -40,7 +48,8 @@ func (f *fakePruner) PruneSyncEvents(ctx context.Context, before time.Time) (int
 func TestSyncLogPruner(t *testing.T) {
 	now := time.Date(2026, 3, 4, 12, 0, 0, 0, time.FixedZone("UTC+1", 3600))
 	logs := &syncBuffer{}
-	fake := &fakePruner{calls: make(chan time.Time, 10), results: []error{nil, errors.New("disk I/O error")}}
+	fake := &fakePruner{calls: make(chan time.Time, 10), results: []error{nil, errors.New("disk I/O error")},
+		audits: make(chan time.Time, 10)}
 	ticks := make(chan time.Time)
 	pruned := make(chan error, 10)
 	p := &syncLogPruner{
@@ -59,11 +68,17 @@ func TestSyncLogPruner(t *testing.T) {
 	if err := <-pruned; err != nil {
 		t.Fatal(err)
 	}
-	// Every tick; a failure is logged and the next tick prunes again.
+	// The audit trail is pruned with the same cutoff.
+	if before := <-fake.audits; !before.Equal(now.Add(-720 * time.Hour)) {
+		t.Errorf("audit prune before %v, want %v", before, now.Add(-720*time.Hour))
+	}
+	// Every tick; a failure is logged and the next tick prunes again,
+	// the audit trail too.
 	for range 2 {
 		ticks <- now
 		<-fake.calls
 		<-pruned
+		<-fake.audits
 	}
 	cancel()
 	select {
@@ -75,7 +90,8 @@ func TestSyncLogPruner(t *testing.T) {
 		t.Fatal("run did not return after its context ended")
 	}
 	out := logs.String()
-	for _, want := range []string{`msg="sync log pruned"`, "deleted=7", `msg="sync log prune failed"`, "disk I/O error"} {
+	for _, want := range []string{`msg="sync log pruned"`, "deleted=7", `msg="sync log prune failed"`, "disk I/O error",
+		`msg="audit trail pruned" deleted=3`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %q:\n%s", want, out)
 		}
@@ -117,7 +133,8 @@ func TestServePrunesSyncLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := db.CreateDirectory(ctx, store.Directory{ID: "8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10", Name: "d"})
+	audited, _ := store.Audited(store.WithActor(ctx, store.Actor{Type: store.ActorAdminToken}), store.AuditDirectoryCreated, nil)
+	d, err := db.CreateDirectory(audited, store.Directory{ID: "8f0c1f2e-9a54-4c1b-8d7e-0c6f3b1f1a10", Name: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +147,10 @@ func TestServePrunesSyncLog(t *testing.T) {
 	record()
 	at = time.Now().Add(-time.Hour) // within the retention
 	record()
+	renamed, _ := store.Audited(store.WithActor(ctx, store.Actor{Type: store.ActorAdminToken}), store.AuditDirectoryRenamed, nil)
+	if _, err := db.UpdateDirectory(renamed, d.ID, func(d store.Directory) (store.Directory, error) { return d, nil }); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +172,12 @@ func TestServePrunesSyncLog(t *testing.T) {
 	r := s.do("GET", "/admin/v1/directories/"+d.ID+"/sync-log", testAdminToken, "")
 	if r.status != 200 || strings.Count(string(r.body), `"id"`) != 1 {
 		t.Errorf("sync log after prune: %d %s", r.status, r.body)
+	}
+	// The audit trail is kept as long: the old creation went, the recent
+	// rename stays.
+	r = s.do("GET", "/admin/v1/audit", testAdminToken, "")
+	if r.status != 200 || strings.Count(string(r.body), `"action"`) != 1 || !strings.Contains(string(r.body), store.AuditDirectoryRenamed) {
+		t.Errorf("audit trail after prune: %d %s", r.status, r.body)
 	}
 	if err := s.stop(); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, e
 			k.ID, k.DirectoryID, k.Name, k.Hash, k.Created)
 		switch {
 		case err == nil:
+			if err := insertAudit(ctx, tx, k.DirectoryID); err != nil {
+				return store.APIKey{}, err
+			}
 			return k, notify(ctx, tx, store.Change{Kind: store.ChangeAPIKey, DirectoryID: k.DirectoryID})
 		case isUnique(err) && constraint(err) == "api_keys_pkey":
 			return store.APIKey{}, fmt.Errorf("%w: API key id %q already exists", store.ErrConflict, k.ID)
@@ -71,6 +74,9 @@ func (db *DB) DeleteAPIKey(ctx context.Context, directoryID, id string) error {
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: API key %q", store.ErrNotFound, id)
+		}
+		if err := insertAudit(ctx, tx, directoryID); err != nil {
+			return err
 		}
 		return notify(ctx, tx, store.Change{Kind: store.ChangeAPIKey, DirectoryID: directoryID})
 	})

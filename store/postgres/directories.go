@@ -10,7 +10,7 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-const directoryColumns = `id, name, scim_token_hash, mapping, created, updated`
+const directoryColumns = `id, name, scim_token_hash, previous_token_hash, previous_token_expires, mapping, created, updated`
 
 // CreateDirectory stores d with the transaction's time as Created and
 // Updated.
@@ -18,13 +18,17 @@ func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Dir
 	d, err := writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		d := d
 		d.Created, d.Updated = tx.now, tx.now
-		_, err := tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			d.ID, d.Name, d.SCIMTokenHash, nullText(d.Mapping), d.Created, d.Updated)
+		_, err := tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			d.ID, d.Name, d.SCIMTokenHash, d.PreviousTokenHash, nullTime(d.PreviousTokenExpires), nullText(d.Mapping),
+			d.Created, d.Updated)
 		if isUnique(err) {
 			return store.Directory{}, fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 		}
 		if err != nil {
 			return store.Directory{}, wrap("create directory", err)
+		}
+		if err := insertAudit(ctx, tx, d.ID); err != nil {
+			return store.Directory{}, err
 		}
 		return d, notify(ctx, tx, store.Change{Kind: store.ChangeDirectory, DirectoryID: d.ID})
 	})
@@ -80,8 +84,8 @@ func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
 	return ds, wrap("list directories", rows.Err())
 }
 
-// UpdateDirectory replaces the name, token hash and mapping of directory
-// id with those fn returns.
+// UpdateDirectory replaces the name, token hashes and mapping of
+// directory id with those fn returns.
 func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Directory) (store.Directory, error)) (store.Directory, error) {
 	d, err := writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		old, err := getDirectory(ctx, tx, id, "FOR UPDATE")
@@ -93,9 +97,14 @@ func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Dire
 			return store.Directory{}, err
 		}
 		d.ID, d.Created, d.Updated = old.ID, old.Created, tx.now
-		if _, err := tx.Exec(ctx, `UPDATE directories SET name = $1, scim_token_hash = $2, mapping = $3, updated = $4 WHERE id = $5`,
-			d.Name, d.SCIMTokenHash, nullText(d.Mapping), d.Updated, d.ID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE directories SET name = $1, scim_token_hash = $2, previous_token_hash = $3,
+			previous_token_expires = $4, mapping = $5, updated = $6 WHERE id = $7`,
+			d.Name, d.SCIMTokenHash, d.PreviousTokenHash, nullTime(d.PreviousTokenExpires), nullText(d.Mapping),
+			d.Updated, d.ID); err != nil {
 			return store.Directory{}, wrap("update directory", err)
+		}
+		if err := insertAudit(ctx, tx, id); err != nil {
+			return store.Directory{}, err
 		}
 		return d, notify(ctx, tx, store.Change{Kind: store.ChangeDirectory, DirectoryID: id})
 	})
@@ -118,6 +127,9 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
+		}
+		if err := insertAudit(ctx, tx, id); err != nil {
+			return err
 		}
 		if err := notify(ctx, tx, store.Change{Kind: store.ChangeDirectory, DirectoryID: id}); err != nil {
 			return err
@@ -248,7 +260,8 @@ func (db *DB) purgeOnce(ctx context.Context, sql, id string, size int) (int, err
 func scanDirectory(row pgx.Row) (store.Directory, error) {
 	var d store.Directory
 	var mapping *string
-	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &mapping, &d.Created, &d.Updated); err != nil {
+	var prevExpires *time.Time
+	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &d.PreviousTokenHash, &prevExpires, &mapping, &d.Created, &d.Updated); err != nil {
 		if isNoRows(err) {
 			return d, err
 		}
@@ -257,7 +270,7 @@ func scanDirectory(row pgx.Row) (store.Directory, error) {
 	if mapping != nil {
 		d.Mapping = []byte(*mapping)
 	}
-	d.Created, d.Updated = utc(d.Created), utc(d.Updated)
+	d.PreviousTokenExpires, d.Created, d.Updated = utcPtr(prevExpires), utc(d.Created), utc(d.Updated)
 	return d, nil
 }
 

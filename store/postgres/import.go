@@ -18,7 +18,8 @@ import (
 // like the original. Times keep PostgreSQL's precision, the microsecond.
 //
 // ImportSettings comes first; then ImportDirectory once per directory,
-// each in its own transaction. Big tables go through COPY, in batches.
+// each in its own transaction; then ImportAudit. Big tables go through
+// COPY, in batches.
 
 // ErrNotEmpty means an import's target database already holds a
 // directory or a setting.
@@ -29,16 +30,18 @@ var ErrNotEmpty = errors.New("database is not empty")
 const importBatch = 2000
 
 // ImportSettings checks, in one transaction, that the database holds no
-// directory and no setting (ErrNotEmpty otherwise, changing nothing) and
-// stores settings. The tables are locked for the check, so that of two
-// imports started at once, the second sees the first's settings.
+// directory, no setting and no audit entry (ErrNotEmpty otherwise,
+// changing nothing) and stores settings. The tables are locked for the
+// check, so that of two imports started at once, the second sees the
+// first's settings.
 func (db *DB) ImportSettings(ctx context.Context, settings map[string][]byte) error {
 	return db.writeOnce(ctx, func(ctx context.Context, tx *tx) error {
-		if _, err := tx.Exec(ctx, `LOCK TABLE directories, settings IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.Exec(ctx, `LOCK TABLE directories, settings, audit_log IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return wrap("import settings", err)
 		}
 		var used bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM directories) OR EXISTS (SELECT 1 FROM settings)`).Scan(&used); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM directories) OR EXISTS (SELECT 1 FROM settings)
+			OR EXISTS (SELECT 1 FROM audit_log)`).Scan(&used); err != nil {
 			return wrap("import settings", err)
 		}
 		if used {
@@ -106,8 +109,9 @@ type importer struct {
 
 func (im importer) directory(ctx context.Context, in DirectoryImport) error {
 	d := in.Directory
-	_, err := im.tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		d.ID, d.Name, d.SCIMTokenHash, nullText(d.Mapping), d.Created, d.Updated)
+	_, err := im.tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		d.ID, d.Name, d.SCIMTokenHash, d.PreviousTokenHash, nullTime(d.PreviousTokenExpires), nullText(d.Mapping),
+		d.Created, d.Updated)
 	if isUnique(err) {
 		return fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 	}
@@ -211,6 +215,34 @@ func (im importer) events(ctx context.Context, in DirectoryImport) error {
 	_, err = im.tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('sync_events', 'id'), m)
 		FROM (SELECT max(id) AS m FROM sync_events) s WHERE m IS NOT NULL`)
 	return wrap("import sync events", err)
+}
+
+var importAuditColumns = []string{"id", "time", "actor_type", "actor_id", "directory_id", "directory_name",
+	"action", "details"}
+
+// ImportAudit stores audit entries as they are, ids and times kept (the
+// ids must not be taken in the database), in one transaction, then moves
+// the id sequence past the highest id stored, so that new entries sort
+// after the copied ones. Entries of deleted directories are imported
+// too: the trail outlives its directories.
+func (db *DB) ImportAudit(ctx context.Context, entries iter.Seq2[store.AuditEntry, error]) error {
+	return db.writeOnce(ctx, func(ctx context.Context, tx *tx) error {
+		im := importer{tx: tx}
+		err := batches(entries, func(es []store.AuditEntry) error {
+			rows := make([][]any, len(es))
+			for i, e := range es {
+				rows[i] = []any{e.ID, e.Time, e.Actor.Type, e.Actor.ID, e.DirectoryID, e.DirectoryName,
+					e.Action, string(e.AuditDetails())}
+			}
+			return im.copy(ctx, "audit_log", importAuditColumns, rows)
+		})
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('audit_log', 'id'), m)
+			FROM (SELECT max(id) AS m FROM audit_log) s WHERE m IS NOT NULL`)
+		return wrap("import audit entries", err)
+	})
 }
 
 // link stores the presence link as it is: its sealed credential, and its

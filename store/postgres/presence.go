@@ -64,6 +64,9 @@ func (db *DB) PutPresenceLink(ctx context.Context, l store.PresenceLink, ev stor
 		if _, err := runPresenceLinkBatch(ctx, tx, l.DirectoryID, &b, n); err != nil {
 			return err
 		}
+		if err := insertAudit(ctx, tx, l.DirectoryID); err != nil {
+			return err
+		}
 		return notify(ctx, tx, store.Change{Kind: store.ChangePresenceLink, DirectoryID: l.DirectoryID})
 	})
 }
@@ -83,6 +86,9 @@ func (db *DB) RevokePresence(ctx context.Context, l store.PresenceLink, ev store
 		}
 		tags, err := runPresenceLinkBatch(ctx, tx, l.DirectoryID, &b, n)
 		if err != nil {
+			return 0, err
+		}
+		if err := insertAudit(ctx, tx, l.DirectoryID); err != nil {
 			return 0, err
 		}
 		return tags[1], notify(ctx, tx, store.Change{Kind: store.ChangePresenceLink, DirectoryID: l.DirectoryID})

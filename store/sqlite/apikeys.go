@@ -25,7 +25,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, e
 			k.ID, k.DirectoryID, k.Name, k.Hash, formatTime(k.Created))
 		switch {
 		case err == nil:
-			return k, nil
+			return k, insertAudit(ctx, tx, k.DirectoryID)
 		case isPrimaryKey(err):
 			return store.APIKey{}, fmt.Errorf("%w: API key id %q already exists", store.ErrConflict, k.ID)
 		case isUnique(err):
@@ -69,7 +69,7 @@ func (db *DB) DeleteAPIKey(ctx context.Context, directoryID, id string) error {
 		} else if n == 0 {
 			return fmt.Errorf("%w: API key %q", store.ErrNotFound, id)
 		}
-		return nil
+		return insertAudit(ctx, tx, directoryID)
 	})
 }
 

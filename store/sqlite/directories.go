@@ -9,22 +9,23 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-const directoryColumns = `id, name, scim_token_hash, mapping, created, updated`
+const directoryColumns = `id, name, scim_token_hash, previous_token_hash, previous_token_expires, mapping, created, updated`
 
 // CreateDirectory stores d with the transaction's time as Created and
 // Updated.
 func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Directory, error) {
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		d.Created, d.Updated = tx.now, tx.now
-		_, err := tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Name, d.SCIMTokenHash, nullText(d.Mapping), formatTime(d.Created), formatTime(d.Updated))
+		_, err := tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Name, d.SCIMTokenHash, d.PreviousTokenHash, optTime(d.PreviousTokenExpires), nullText(d.Mapping),
+			formatTime(d.Created), formatTime(d.Updated))
 		if isPrimaryKey(err) {
 			return store.Directory{}, fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 		}
 		if err != nil {
 			return store.Directory{}, wrap("create directory", err)
 		}
-		return d, nil
+		return d, insertAudit(ctx, tx, d.ID)
 	})
 }
 
@@ -73,8 +74,8 @@ func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
 	return ds, wrap("list directories", rows.Err())
 }
 
-// UpdateDirectory replaces the name and token hash of directory id with
-// those fn returns.
+// UpdateDirectory replaces the name, token hashes and mapping of
+// directory id with those fn returns.
 func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Directory) (store.Directory, error)) (store.Directory, error) {
 	defer db.dirs.Invalidate()
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
@@ -87,11 +88,13 @@ func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Dire
 			return store.Directory{}, err
 		}
 		d.ID, d.Created, d.Updated = old.ID, old.Created, tx.now
-		if _, err := tx.ExecContext(ctx, `UPDATE directories SET name = ?, scim_token_hash = ?, mapping = ?, updated = ? WHERE id = ?`,
-			d.Name, d.SCIMTokenHash, nullText(d.Mapping), formatTime(d.Updated), d.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE directories SET name = ?, scim_token_hash = ?, previous_token_hash = ?,
+			previous_token_expires = ?, mapping = ?, updated = ? WHERE id = ?`,
+			d.Name, d.SCIMTokenHash, d.PreviousTokenHash, optTime(d.PreviousTokenExpires), nullText(d.Mapping),
+			formatTime(d.Updated), d.ID); err != nil {
 			return store.Directory{}, wrap("update directory", err)
 		}
-		return d, nil
+		return d, insertAudit(ctx, tx, d.ID)
 	})
 }
 
@@ -113,8 +116,10 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 		} else if n == 0 {
 			return fmt.Errorf("%w: directory %q", store.ErrNotFound, id)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM presence_links WHERE directory_id = ?`, id)
-		return wrap("delete directory", err)
+		if _, err = tx.ExecContext(ctx, `DELETE FROM presence_links WHERE directory_id = ?`, id); err != nil {
+			return wrap("delete directory", err)
+		}
+		return insertAudit(ctx, tx, id)
 	})
 	db.dirs.Invalidate()
 	db.keys.Invalidate() // the directory's keys go with it
@@ -185,9 +190,9 @@ func (db *DB) purgeDirectory(ctx context.Context, id string) error {
 
 func scanDirectory(row interface{ Scan(...any) error }) (store.Directory, error) {
 	var d store.Directory
-	var created, updated string
+	var prevExpires, created, updated string
 	var mapping sql.NullString
-	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &mapping, &created, &updated); err != nil {
+	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &d.PreviousTokenHash, &prevExpires, &mapping, &created, &updated); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return d, err
 		}
@@ -196,8 +201,9 @@ func scanDirectory(row interface{ Scan(...any) error }) (store.Directory, error)
 	if mapping.Valid {
 		d.Mapping = []byte(mapping.String)
 	}
-	var err1, err2 error
-	d.Created, err1 = parseTime(created)
-	d.Updated, err2 = parseTime(updated)
-	return d, errors.Join(err1, err2)
+	var err1, err2, err3 error
+	d.PreviousTokenExpires, err1 = parseOptTime(prevExpires)
+	d.Created, err2 = parseTime(created)
+	d.Updated, err3 = parseTime(updated)
+	return d, errors.Join(err1, err2, err3)
 }

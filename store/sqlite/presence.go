@@ -58,6 +58,9 @@ func (db *DB) PutPresenceLink(ctx context.Context, l store.PresenceLink, ev stor
 		if err := putPresenceLink(ctx, tx, l); err != nil {
 			return err
 		}
+		if err := insertAudit(ctx, tx, l.DirectoryID); err != nil {
+			return err
+		}
 		return insertEvent(ctx, tx, l.DirectoryID, ev)
 	})
 }
@@ -75,6 +78,9 @@ func (db *DB) RevokePresence(ctx context.Context, l store.PresenceLink, ev store
 		n, err := res.RowsAffected()
 		if err != nil {
 			return 0, wrap("clear presence", err)
+		}
+		if err := insertAudit(ctx, tx, l.DirectoryID); err != nil {
+			return 0, err
 		}
 		return n, insertEvent(ctx, tx, l.DirectoryID, ev)
 	})
