@@ -26,7 +26,7 @@ func TestRunInProcess(t *testing.T) {
 	db := filepath.Join(dir, "scimd.db")
 	var stdout, stderr bytes.Buffer
 	args := []string{"-users", "40", "-groups", "2", "-members", "20", "-batch", "5", "-c", "4",
-		"-reads", "20", "-lookups", "40", "-searches", "30", "-update-share", "0.25",
+		"-reads", "20", "-lookups", "40", "-lookup-rate", "2000", "-searches", "30", "-update-share", "0.25",
 		"-ceiling-time", "100ms", "-quiet", "-db", db, "-json", jsonPath,
 		"-cpuprofile", filepath.Join(dir, "cpu.pprof")}
 	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
@@ -55,7 +55,7 @@ func TestRunInProcess(t *testing.T) {
 		}
 	}
 	wantPhases := []string{"users", "groups", "members", "updates", "read-id", "read-filter", "lookups",
-		"search-name", "search-email", "search-digits"}
+		"lookups-paced", "search-name", "search-email", "search-digits"}
 	var got []string
 	for _, p := range r.Phases {
 		got = append(got, p.Name)
@@ -80,7 +80,10 @@ func TestRunInProcess(t *testing.T) {
 	if o := r.op(opMembers); o == nil || o.Requests != 2*4 {
 		t.Errorf("member PATCHes: %+v, want 2 groups × 4 batches", o)
 	}
-	for _, name := range []string{opLookup, opUserFilterHit, opSearchPrefix + "email)", opSearchPrefix + "digits)"} {
+	if p := r.phaseOf(opLookupPaced); p == nil || p.Seconds < 39.0/2000 {
+		t.Errorf("paced lookups: %+v, want 40 lookups spread over at least 20 ms", p)
+	}
+	for _, name := range []string{opLookup, opLookupPaced, opUserFilterHit, opSearchPrefix + "email)", opSearchPrefix + "digits)"} {
 		if o := r.op(name); o == nil || o.Hits == nil || *o.Hits != int64(o.Requests) {
 			t.Errorf("%s: %+v, want every request to find its contact", name, o)
 		}
@@ -149,9 +152,9 @@ func TestParseFlags(t *testing.T) {
 	if s := sizesFor(o, 50); s.Members != 50 || s.Groups != 0 || s.Reads != 25 {
 		t.Errorf("small sizes %+v", s)
 	}
-	_, _, err = parseFlags([]string{"-c", "0", "-batch", "0", "-update-share", "2", "-server-log", "xml",
+	_, _, err = parseFlags([]string{"-c", "0", "-batch", "0", "-update-share", "2", "-server-log", "xml", "-lookup-rate", "-1",
 		"-cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.pprof")}, &bytes.Buffer{})
-	for _, want := range []string{"-c", "-batch", "-update-share", "-server-log", "-cpuprofile"} {
+	for _, want := range []string{"-c", "-batch", "-update-share", "-server-log", "-cpuprofile", "-lookup-rate"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}

@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Ceiling names, the keys of OpResult.Ratios.
@@ -33,6 +36,7 @@ const (
 	opUserGet         = "GET /Users/{id}"
 	opUserFilterHit   = "GET /Users?filter=userName (match)"
 	opLookup          = "GET /lookup?phone= (caller-ID)"
+	opLookupPaced     = "GET /lookup?phone= (caller-ID, paced)"
 	opSearchPrefix    = "GET /contacts?q= ("
 )
 
@@ -276,6 +280,50 @@ func (c *cycle) lookups(ctx context.Context) error {
 		}
 	})
 	c.addPhase("lookups", "GET /api/v1/directories/{id}/lookup?phone=<E.164> of random active users", n, run, o)
+	return err
+}
+
+// pacedLookups is caller-ID at a steady rate below saturation, as a
+// contact centre's calls arrive: at saturation (the lookups phase) every
+// request queues behind the -c in flight, so its latency says how busy the
+// machine is, not how long a lookup takes. Request i is due at start+i/rate;
+// a worker that finds it due late sends it at once and counts it late
+// (latency is then measured from the send, so a late count far from zero
+// means the rate was too high to be read as unqueued).
+func (c *cycle) pacedLookups(ctx context.Context) error {
+	b, n := c.b, c.size.Lookups
+	if n == 0 || c.size.Users == 0 || b.opt.lookupRate <= 0 {
+		return nil
+	}
+	interval := time.Duration(float64(time.Second) / b.opt.lookupRate)
+	o := newOp(opLookupPaced, b.opt.concurrency, ceilHTTP, c.sel)
+	o.hitsSet = true
+	var once sync.Once
+	var start time.Time
+	var late atomic.Int64
+	run, err := b.runPhase(ctx, "lookups-paced", n, b.opt.duration, func(w, i int) {
+		once.Do(func() { start = time.Now() })
+		due := start.Add(time.Duration(i) * interval)
+		if wait := time.Until(due); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		} else if wait < -time.Millisecond {
+			late.Add(1)
+		}
+		j := c.randomUser(true)
+		if j < 0 {
+			return
+		}
+		var a contactsAnswer
+		u := c.dir.api(w) + "/lookup?phone=" + url.QueryEscape(newPerson(b.seed, j).phone)
+		if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && a.found {
+			o.hits.Add(1)
+		}
+	})
+	c.addPhase("lookups-paced", fmt.Sprintf("caller-ID as lookups, paced at %g/s; %d sent more than 1 ms late", b.opt.lookupRate, late.Load()), n, run, o)
 	return err
 }
 

@@ -476,7 +476,7 @@ func ratios(o OpResult) string {
 }
 
 // keyOps are the rows of the scaling table: one per phase.
-var keyOps = []string{opUserCreate, opGroupCreate, opMembers, opUserPatch, opUserGet, opUserFilterHit, opLookup,
+var keyOps = []string{opUserCreate, opGroupCreate, opMembers, opUserPatch, opUserGet, opUserFilterHit, opLookup, opLookupPaced,
 	opSearchPrefix + "name)", opSearchPrefix + "email)", opSearchPrefix + "digits)"}
 
 // phaseOf finds the phase an operation belongs to.
