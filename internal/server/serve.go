@@ -128,9 +128,11 @@ func (m *Main) Open(ctx context.Context) error {
 			Logger:         log,
 			MaxBodyBytes:   m.Config.MaxBodyBytes,
 			Presence:       svc,
+			Version:        version,
 		}),
 		Lookup:      lookup,
 		Metrics:     mtr,
+		CORSOrigins: m.Config.CORSOrigins,
 		extraRoutes: m.extraRoutes,
 	})
 
