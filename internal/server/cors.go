@@ -56,7 +56,7 @@ func parseCORSOrigins(v string) ([]string, error) {
 	}
 	var (
 		origins []string
-		errs    []error
+		errs    []string
 	)
 	for _, raw := range strings.Split(v, ",") {
 		o := strings.TrimSpace(raw)
@@ -69,7 +69,7 @@ func parseCORSOrigins(v string) ([]string, error) {
 		}
 		norm, err := normalizeOrigin(o)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, err.Error())
 			continue
 		}
 		if !slices.Contains(origins, norm) {
@@ -77,10 +77,10 @@ func parseCORSOrigins(v string) ([]string, error) {
 		}
 	}
 	if slices.Contains(origins, corsAnyOrigin) && len(origins) > 1 {
-		errs = append(errs, errors.New(`"*" allows every origin and must be the only entry`))
+		errs = append(errs, `"*" allows every origin and must be the only entry`)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errors.New(strings.Join(errs, "; "))
 	}
 	return origins, nil
 }
