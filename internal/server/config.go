@@ -55,6 +55,10 @@ type Config struct {
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed
 	// to call the lookup API, or just "*"; empty: no CORS headers.
 	CORSOrigins []string
+
+	// publicURLFromAddr: PublicURL was not given but derived from Addr;
+	// with port 0 Open derives it again from the port it got.
+	publicURLFromAddr bool
 }
 
 // The presence poll interval's bounds: faster buys nothing (Teams itself
@@ -222,11 +226,7 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		}
 	}
 	if c.PublicURL == "" {
-		u, err := publicURLFor(c.Addr)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		c.PublicURL = u
+		c.PublicURL, c.publicURLFromAddr = publicURLFor(c.Addr), true
 	}
 	if c.DatabaseURL != "" && dbGiven(fs, getenv) {
 		errs = append(errs, errors.New("SCIMD_DB and SCIMD_DATABASE_URL are both set: set SCIMD_DATABASE_URL for PostgreSQL or SCIMD_DB for SQLite, not both"))
@@ -342,19 +342,22 @@ func (c Config) LogValue() slog.Value {
 // address, with localhost for a host that means "every interface", so
 // that a server on :9090 prints Tenant URLs on 9090. An address that does
 // not parse is reported by Validate; its URL is never used.
-func publicURLFor(addr string) (string, error) {
+func publicURLFor(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "http://localhost", nil
-	}
-	if port == "0" {
-		return "http://localhost", errors.New("SCIMD_PUBLIC_URL: must be set when the port of SCIMD_ADDR is 0 (a port picked at start)")
+		return "http://localhost"
 	}
 	switch host {
 	case "", "0.0.0.0", "::":
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port), nil
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// portZero reports whether addr asks for a port picked when listening.
+func portZero(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
 }
 
 // postgresURL reports whether s is a URL that selects PostgreSQL.

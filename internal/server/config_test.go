@@ -450,13 +450,13 @@ func TestConfigPublicURLFromAddr(t *testing.T) {
 	if err != nil || c.PublicURL != "https://scim.example.com" {
 		t.Errorf("explicit SCIMD_PUBLIC_URL: %q, %v", c.PublicURL, err)
 	}
-	// Port 0 is picked at start: the URL cannot be known.
-	if _, err := loadConfig(t, map[string]string{"SCIMD_ADDR": "127.0.0.1:0"}); err == nil ||
-		!strings.Contains(err.Error(), "SCIMD_PUBLIC_URL: must be set when the port of SCIMD_ADDR is 0") {
-		t.Errorf("port 0 without SCIMD_PUBLIC_URL: %v", err)
+	// Port 0 is picked when listening: TestPublicURLOfPortZero.
+	if c, err := loadConfig(t, map[string]string{"SCIMD_ADDR": "127.0.0.1:0"}); err != nil || !c.publicURLFromAddr {
+		t.Errorf("port 0: %+v, %v", c, err)
 	}
-	if _, err := loadConfig(t, map[string]string{"SCIMD_ADDR": "127.0.0.1:0", "SCIMD_PUBLIC_URL": "http://localhost:1"}); err != nil {
-		t.Errorf("port 0 with SCIMD_PUBLIC_URL: %v", err)
+	if c, err := loadConfig(t, map[string]string{"SCIMD_ADDR": "127.0.0.1:0", "SCIMD_PUBLIC_URL": "http://localhost:1"}); err != nil ||
+		c.PublicURL != "http://localhost:1" || c.publicURLFromAddr {
+		t.Errorf("port 0 with SCIMD_PUBLIC_URL: %q, %v", c.PublicURL, err)
 	}
 	// A bad address is reported once, as the address.
 	_, err = loadConfig(t, map[string]string{"SCIMD_ADDR": "nonsense"})

@@ -1,9 +1,14 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 type indexJSON struct {
@@ -74,4 +79,47 @@ func TestIndex(t *testing.T) {
 	follow(admin, testAdminToken)
 	wantAPIError(t, s.do(http.MethodGet, "/admin/v1?x=1", testAdminToken, ""), http.StatusBadRequest, "invalid_parameter")
 	wantAPIError(t, s.do(http.MethodPost, "/admin/v1", testAdminToken, ""), http.StatusMethodNotAllowed, "method_not_allowed")
+}
+
+// TestPublicURLOfPortZero runs `scimd serve` on port 0 without
+// SCIMD_PUBLIC_URL: the first start's Tenant URL and the index name the
+// port the server got.
+func TestPublicURLOfPortZero(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	env := map[string]string{"SCIMD_ADDR": "127.0.0.1:0", "SCIMD_DB": filepath.Join(t.TempDir(), "scimd.db"), "SCIMD_LOG_LEVEL": "warn"}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &stdout, &stderr) }()
+
+	tenant := regexp.MustCompile(`Tenant URL: +(http://127\.0\.0\.1:(\d+))/scim/v2/\S+`)
+	var m []string
+	for deadline := time.Now().Add(20 * time.Second); m == nil; m = tenant.FindStringSubmatch(stdout.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Tenant URL on the bound port: stdout %q, stderr %q", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m[2] == "0" {
+		t.Fatalf("Tenant URL on port 0: %s", m[0])
+	}
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if resp, err = http.Get(m[1] + "/"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var idx indexJSON
+	if err := json.NewDecoder(resp.Body).Decode(&idx); err != nil || idx.Links["scimBaseUrl"] != m[1]+"/scim/v2/{directoryId}" {
+		t.Errorf("index: %+v, %v", idx, err)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("serve exited %d: %s", code, stderr.String())
+	}
 }
