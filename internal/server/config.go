@@ -304,6 +304,13 @@ func (c Config) Validate() error {
 	if c.PresenceInterval != 0 && (c.PresenceInterval < minPresenceInterval || c.PresenceInterval > maxPresenceInterval) {
 		add("SCIMD_PRESENCE_INTERVAL: %s is outside %s to %s", c.PresenceInterval, minPresenceInterval, maxPresenceInterval)
 	}
+	// LoadConfig normalises the origins; a Config built in code must hold
+	// them in that form, or they would never match an Origin header.
+	for _, o := range c.CORSOrigins {
+		if n, err := normalizeOrigin(o); o != corsAnyOrigin && (err != nil || n != o) {
+			add("SCIMD_CORS_ORIGINS: %q is not an origin as browsers send it (scheme://host[:port], lower case, no default port)", o)
+		}
+	}
 	switch {
 	case c.PresenceClientID != "" && uuid.Validate(c.PresenceClientID) != nil:
 		add("SCIMD_PRESENCE_CLIENT_ID: %q is not a GUID (the app registration's Application (client) ID)", c.PresenceClientID)

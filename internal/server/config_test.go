@@ -497,6 +497,12 @@ func TestConfigCORSOrigins(t *testing.T) {
 			t.Errorf("SCIMD_CORS_ORIGINS=%s: %v; want an error with %q", tc.value, err, tc.want)
 		}
 	}
+	// A Config built in code is checked too.
+	cfg := testConfig(t)
+	cfg.CORSOrigins = []string{"https://CX.example.com:443"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `SCIMD_CORS_ORIGINS: "https://CX.example.com:443" is not an origin`) {
+		t.Errorf("Validate: %v", err)
+	}
 	// Every bad entry is named at once.
 	_, err = loadConfig(t, map[string]string{"SCIMD_CORS_ORIGINS": "https://ok.example.com,a.example.com,https://b.example.com/"})
 	if err == nil || !strings.Contains(err.Error(), `"a.example.com"`) || !strings.Contains(err.Error(), `"https://b.example.com/"`) {
