@@ -10,6 +10,7 @@ package jsonenc
 import (
 	"bytes"
 	"encoding/json"
+	"sync"
 )
 
 // Marshal is json.Marshal leaving <, > and & as they are.
@@ -26,14 +27,39 @@ func Append(dst []byte, v any) ([]byte, error) {
 		dst = append(dst, s...)
 		return append(dst, '"'), nil
 	}
-	buf := bytes.NewBuffer(dst)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	e := encoders.Get().(*encoder)
+	defer e.release()
+	if err := e.enc.Encode(v); err != nil {
 		return dst, err
 	}
-	b := buf.Bytes()
-	return b[:len(b)-1], nil // Encode ends every value with a newline
+	b := e.buf.Bytes()
+	return append(dst, b[:len(b)-1]...), nil // Encode ends every value with a newline
+}
+
+// encoder is a json.Encoder writing into its own buffer, reused through
+// encoders: setting one up costs more than most values scimd encodes.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// maxPooled keeps the buffers of big answers (a sync log page, an
+// OpenAPI document) from staying in the pool.
+const maxPooled = 64 << 10
+
+func (e *encoder) release() {
+	if e.buf.Cap() > maxPooled {
+		return
+	}
+	e.buf.Reset()
+	encoders.Put(e)
 }
 
 // plain reports whether s is printable ASCII that a JSON string holds
