@@ -491,6 +491,7 @@ func TestConfigCORSOrigins(t *testing.T) {
 		{"https://user@cx.example.com", "no user or password"},
 		{"null", "the scheme must be http or https"},
 		{"*, https://cx.example.com", `"*" allows every origin and must be the only entry`},
+		{"*, cx.example.com", `"*" allows every origin and must be the only entry`},
 	} {
 		_, err := loadConfig(t, map[string]string{"SCIMD_CORS_ORIGINS": tc.value})
 		if err == nil || !strings.Contains(err.Error(), "SCIMD_CORS_ORIGINS: ") || !strings.Contains(err.Error(), tc.want) {

@@ -55,14 +55,15 @@ func parseCORSOrigins(v string) ([]string, error) {
 		return nil, nil
 	}
 	var (
-		origins []string
-		errs    []string
+		origins, errs []string
+		entries       int
 	)
 	for _, raw := range strings.Split(v, ",") {
 		o := strings.TrimSpace(raw)
 		if o == "" {
 			continue
 		}
+		entries++
 		if o == corsAnyOrigin {
 			origins = append(origins, o)
 			continue
@@ -76,7 +77,7 @@ func parseCORSOrigins(v string) ([]string, error) {
 			origins = append(origins, norm)
 		}
 	}
-	if slices.Contains(origins, corsAnyOrigin) && len(origins) > 1 {
+	if slices.Contains(origins, corsAnyOrigin) && entries > 1 {
 		errs = append(errs, `"*" allows every origin and must be the only entry`)
 	}
 	if len(errs) > 0 {
