@@ -53,6 +53,8 @@ type AdminConfig struct {
 	// purge its data before answering 202 (default 20 s): a directory of a
 	// million users takes minutes, longer than the server's write timeout.
 	DeleteWait time.Duration
+	// Version is scimd's version, shown by the index (GET /admin/v1).
+	Version string
 }
 
 // Admin serves the administrators' API under /admin/v1.
@@ -85,6 +87,7 @@ func (a *Admin) Register(r *mux.Router) {
 	r.Handle("/admin/v1/openapi.json", methods{http.MethodGet: serveAdminOpenAPI})
 	s := r.PathPrefix("/admin/v1").Subrouter()
 	s.Use(a.authenticate)
+	s.Handle("", methods{http.MethodGet: a.adminIndex})
 	s.Handle("/directories", methods{
 		http.MethodPost: a.createDirectory,
 		http.MethodGet:  a.listDirectories,

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scimd/scimd/internal/jsonenc"
 	"github.com/scimd/scimd/store"
 )
 
@@ -50,9 +51,10 @@ func writeInternal(w http.ResponseWriter, r *http.Request, log *slog.Logger, op 
 	WriteError(w, http.StatusInternalServerError, "internal", "internal error")
 }
 
-// WriteJSON writes v as a JSON response with the given status.
+// WriteJSON writes v as a JSON response with the given status, leaving
+// <, > and & unescaped (internal/jsonenc), as every scimd answer does.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
+	body, err := jsonenc.Append(make([]byte, 0, 512), v)
 	if err != nil {
 		// Only our own response types reach here; failing to marshal them is
 		// a programming error, and the client still deserves valid JSON.

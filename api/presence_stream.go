@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/scimd/scimd/internal/jsonenc"
 	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/store"
 )
@@ -80,7 +80,7 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	buf.WriteString("retry: " + streamRetry + "\n\n")
 	if sub.Reset {
-		reason, _ := json.Marshal(map[string]string{"reason": resetReason})
+		reason, _ := jsonenc.Marshal(map[string]string{"reason": resetReason})
 		buf.WriteString("event: reset\ndata: ")
 		buf.Write(reason)
 		buf.WriteString("\n\n")
@@ -150,7 +150,7 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 
 // writeEvent appends ev to buf in the event-stream format.
 func writeEvent(buf *bytes.Buffer, ev presence.Event) bool {
-	data, err := json.Marshal(ev)
+	data, err := jsonenc.Marshal(ev)
 	if err != nil {
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/jsonenc"
 	"github.com/scimd/scimd/store"
 )
 
@@ -334,7 +335,7 @@ func display(v any) string {
 	if s, ok := scalarString(v); ok {
 		return s
 	}
-	b, err := json.Marshal(v)
+	b, err := jsonenc.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
 	}

@@ -6,11 +6,11 @@
 package mapping
 
 import (
-	"bytes"
-	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/scimd/scimd/internal/jsonenc"
 )
 
 // Phone policies.
@@ -173,11 +173,8 @@ func (r Rules) Marshal() []byte {
 	if c.CustomFields == nil {
 		c.CustomFields = []CustomField{}
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // paths and patterns stay readable
-	_ = enc.Encode(c)        // cannot fail: strings, bools, slices and a string map
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	b, _ := jsonenc.Marshal(c) // cannot fail: strings, bools, slices and a string map
+	return b
 }
 
 // scimTypes maps custom field types to SCIM attribute types.

@@ -1,13 +1,13 @@
 package scim
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 
+	"github.com/scimd/scimd/internal/jsonenc"
 	"github.com/scimd/scimd/store"
 )
 
@@ -40,7 +40,7 @@ func invalidSyntax(format string, args ...any) *Error {
 
 // MarshalJSON renders status as a string, as RFC 7644 and Entra require.
 func (e *Error) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	return jsonenc.Marshal(struct {
 		Schemas  []string `json:"schemas"`
 		ScimType string   `json:"scimType,omitempty"`
 		Detail   string   `json:"detail,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/jsonenc"
 	"github.com/scimd/scimd/store"
 )
 
@@ -78,34 +79,17 @@ func appendResource(b []byte, def *resourceDef, base string, res resource, proj 
 	return append(b, '}')
 }
 
+// appendJSON appends the JSON of a string or string slice, which always
+// encode.
 func appendJSON(b []byte, v any) []byte {
-	if s, ok := v.(string); ok && isPlainASCII(s) {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
-	}
-	j, _ := json.Marshal(v)
-	return append(b, j...)
-}
-
-// isPlainASCII reports whether s needs no escaping inside a JSON string.
-func isPlainASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
+	b, _ = jsonenc.Append(b, v)
+	return b
 }
 
 // marshalDoc encodes a document for storage, leaving <, > and & as sent.
 func marshalDoc(doc map[string]any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(doc) // maps of JSON values always encode
-	return bytes.TrimRight(buf.Bytes(), "\n")
+	b, _ := jsonenc.Marshal(doc) // maps of JSON values always encode
+	return b
 }
 
 func unmarshalDoc(b []byte) (map[string]any, error) {

@@ -51,6 +51,14 @@ type Config struct {
 	// secret is secret. Both or neither.
 	PresenceClientID     string
 	PresenceClientSecret string
+
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed
+	// to call the lookup API, or just "*"; empty: no CORS headers.
+	CORSOrigins []string
+
+	// publicURLFromAddr: PublicURL was not given but derived from Addr;
+	// with port 0 Open derives it again from the port it got.
+	publicURLFromAddr bool
 }
 
 // The presence poll interval's bounds: faster buys nothing (Teams itself
@@ -83,7 +91,7 @@ func settings() []setting {
 			set: func(c *Config, v string) error { c.DB = v; return nil }},
 		{env: "SCIMD_DATABASE_URL", flag: "database-url", file: true, usage: "PostgreSQL URL (postgres://...); selects PostgreSQL instead of SCIMD_DB, for several replicas",
 			set: func(c *Config, v string) error { c.DatabaseURL = strings.TrimSpace(v); return nil }},
-		{env: "SCIMD_PUBLIC_URL", flag: "public-url", def: "http://localhost:8080", usage: "external base URL used to build SCIM base URLs",
+		{env: "SCIMD_PUBLIC_URL", flag: "public-url", usage: "external base URL used to build SCIM base URLs (default: http://localhost and the port of SCIMD_ADDR)",
 			set: func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return nil }},
 		{env: "SCIMD_ADMIN_TOKEN", flag: "admin-token", file: true, usage: "admin API bearer token (default: generated on first start, stored hashed)",
 			set: func(c *Config, v string) error { c.AdminToken = v; return nil }},
@@ -159,6 +167,12 @@ func settings() []setting {
 			set: func(c *Config, v string) error { c.PresenceClientID = strings.TrimSpace(v); return nil }},
 		{env: "SCIMD_PRESENCE_CLIENT_SECRET", flag: "presence-client-secret", file: true, usage: "client secret of scimd's multi-tenant Entra app",
 			set: func(c *Config, v string) error { c.PresenceClientSecret = v; return nil }},
+		{env: "SCIMD_CORS_ORIGINS", flag: "cors-origins", usage: "comma-separated browser origins (https://cx.example.com) allowed to call the lookup API, or *",
+			set: func(c *Config, v string) error {
+				origins, err := parseCORSOrigins(v)
+				c.CORSOrigins = origins
+				return err
+			}},
 	}
 }
 
@@ -210,6 +224,9 @@ func LoadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (Co
 		if err := s.set(&c, v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
 		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL, c.publicURLFromAddr = publicURLFor(c.Addr), true
 	}
 	if c.DatabaseURL != "" && dbGiven(fs, getenv) {
 		errs = append(errs, errors.New("SCIMD_DB and SCIMD_DATABASE_URL are both set: set SCIMD_DATABASE_URL for PostgreSQL or SCIMD_DB for SQLite, not both"))
@@ -287,6 +304,13 @@ func (c Config) Validate() error {
 	if c.PresenceInterval != 0 && (c.PresenceInterval < minPresenceInterval || c.PresenceInterval > maxPresenceInterval) {
 		add("SCIMD_PRESENCE_INTERVAL: %s is outside %s to %s", c.PresenceInterval, minPresenceInterval, maxPresenceInterval)
 	}
+	// LoadConfig normalises the origins; a Config built in code must hold
+	// them in that form, or they would never match an Origin header.
+	for _, o := range c.CORSOrigins {
+		if n, err := normalizeOrigin(o); o != corsAnyOrigin && (err != nil || n != o) {
+			add("SCIMD_CORS_ORIGINS: %q is not an origin as browsers send it (scheme://host[:port], lower case, no default port)", o)
+		}
+	}
 	switch {
 	case c.PresenceClientID != "" && uuid.Validate(c.PresenceClientID) != nil:
 		add("SCIMD_PRESENCE_CLIENT_ID: %q is not a GUID (the app registration's Application (client) ID)", c.PresenceClientID)
@@ -317,7 +341,30 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("presence_interval", c.PresenceInterval),
 		slog.String("presence_client_id", c.PresenceClientID),
 		slog.String("presence_client_secret", redacted(c.PresenceClientSecret != "")),
+		slog.Any("cors_origins", c.CORSOrigins),
 	)
+}
+
+// publicURLFor is SCIMD_PUBLIC_URL's default: http:// and the listen
+// address, with localhost for a host that means "every interface", so
+// that a server on :9090 prints Tenant URLs on 9090. An address that does
+// not parse is reported by Validate; its URL is never used.
+func publicURLFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://localhost"
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// portZero reports whether addr asks for a port picked when listening.
+func portZero(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
 }
 
 // postgresURL reports whether s is a URL that selects PostgreSQL.

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -420,5 +422,91 @@ func TestServeRefusesAnUnreachableDatabase(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "s3cr3t-pw") || !strings.Contains(out.String(), addr) {
 		t.Errorf("output: %s", out.String())
+	}
+}
+
+// TestConfigPublicURLFromAddr checks SCIMD_PUBLIC_URL's default: the
+// listen address's port on localhost (or the address's own host), so that
+// a server on :9090 prints Tenant URLs on 9090.
+func TestConfigPublicURLFromAddr(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{":9090", "http://localhost:9090"},
+		{"0.0.0.0:9090", "http://localhost:9090"},
+		{"[::]:9090", "http://localhost:9090"},
+		{"127.0.0.1:9000", "http://127.0.0.1:9000"},
+		{"[::1]:8443", "http://[::1]:8443"},
+		{"scim.internal:80", "http://scim.internal:80"},
+	} {
+		c, err := loadConfig(t, map[string]string{"SCIMD_ADDR": tc.addr})
+		if err != nil || c.PublicURL != tc.want {
+			t.Errorf("SCIMD_ADDR=%s: public URL %q, %v; want %q", tc.addr, c.PublicURL, err, tc.want)
+		}
+	}
+	// A flag moves it too, and SCIMD_PUBLIC_URL (or its flag) wins.
+	if c, err := loadConfig(t, nil, "-addr", ":7070"); err != nil || c.PublicURL != "http://localhost:7070" {
+		t.Errorf("-addr :7070: %q, %v", c.PublicURL, err)
+	}
+	c, err := loadConfig(t, map[string]string{"SCIMD_ADDR": ":9090", "SCIMD_PUBLIC_URL": "https://scim.example.com"})
+	if err != nil || c.PublicURL != "https://scim.example.com" {
+		t.Errorf("explicit SCIMD_PUBLIC_URL: %q, %v", c.PublicURL, err)
+	}
+	// Port 0 is picked when listening: TestPublicURLOfPortZero.
+	if c, err := loadConfig(t, map[string]string{"SCIMD_ADDR": "127.0.0.1:0"}); err != nil || !c.publicURLFromAddr {
+		t.Errorf("port 0: %+v, %v", c, err)
+	}
+	if c, err := loadConfig(t, map[string]string{"SCIMD_ADDR": "127.0.0.1:0", "SCIMD_PUBLIC_URL": "http://localhost:1"}); err != nil ||
+		c.PublicURL != "http://localhost:1" || c.publicURLFromAddr {
+		t.Errorf("port 0 with SCIMD_PUBLIC_URL: %q, %v", c.PublicURL, err)
+	}
+	// A bad address is reported once, as the address.
+	_, err = loadConfig(t, map[string]string{"SCIMD_ADDR": "nonsense"})
+	if err == nil || !strings.Contains(err.Error(), "SCIMD_ADDR") || strings.Contains(err.Error(), "SCIMD_PUBLIC_URL") {
+		t.Errorf("bad address: %v", err)
+	}
+}
+
+func TestConfigCORSOrigins(t *testing.T) {
+	c, err := loadConfig(t, nil)
+	if err != nil || c.CORSOrigins != nil {
+		t.Errorf("default: %q, %v", c.CORSOrigins, err)
+	}
+	c, err = loadConfig(t, map[string]string{"SCIMD_CORS_ORIGINS": " https://CX.example.com, http://localhost:3000,,https://a.example.com:443,http://b.example.com:80 ,https://cx.example.com,http://[::1]:5173"})
+	want := []string{"https://cx.example.com", "http://localhost:3000", "https://a.example.com", "http://b.example.com", "http://[::1]:5173"}
+	if err != nil || !slices.Equal(c.CORSOrigins, want) {
+		t.Errorf("list: %q, %v; want %q", c.CORSOrigins, err, want)
+	}
+	if c, err := loadConfig(t, nil, "-cors-origins", "*"); err != nil || !slices.Equal(c.CORSOrigins, []string{"*"}) {
+		t.Errorf("*: %q, %v", c.CORSOrigins, err)
+	}
+	if !strings.Contains(fmt.Sprint(c.LogValue()), "cors_origins") {
+		t.Errorf("the logged configuration lacks the origins: %v", c.LogValue())
+	}
+	for _, tc := range []struct{ value, want string }{
+		{"https://cx.example.com/", `"https://cx.example.com/" is not an origin (no path, query or fragment, not even a trailing /)`},
+		{"https://cx.example.com/app", "no path"},
+		{"https://cx.example.com?x=1", "no path, query or fragment"},
+		{"cx.example.com", `"cx.example.com" is not an origin (the scheme must be http or https)`},
+		{"ftp://cx.example.com", "the scheme must be http or https"},
+		{"https://", "no host"},
+		{"https://user@cx.example.com", "no user or password"},
+		{"null", "the scheme must be http or https"},
+		{"*, https://cx.example.com", `"*" allows every origin and must be the only entry`},
+		{"*, cx.example.com", `"*" allows every origin and must be the only entry`},
+	} {
+		_, err := loadConfig(t, map[string]string{"SCIMD_CORS_ORIGINS": tc.value})
+		if err == nil || !strings.Contains(err.Error(), "SCIMD_CORS_ORIGINS: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("SCIMD_CORS_ORIGINS=%s: %v; want an error with %q", tc.value, err, tc.want)
+		}
+	}
+	// A Config built in code is checked too.
+	cfg := testConfig(t)
+	cfg.CORSOrigins = []string{"https://CX.example.com:443"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `SCIMD_CORS_ORIGINS: "https://CX.example.com:443" is not an origin`) {
+		t.Errorf("Validate: %v", err)
+	}
+	// Every bad entry is named at once.
+	_, err = loadConfig(t, map[string]string{"SCIMD_CORS_ORIGINS": "https://ok.example.com,a.example.com,https://b.example.com/"})
+	if err == nil || !strings.Contains(err.Error(), `"a.example.com"`) || !strings.Contains(err.Error(), `"https://b.example.com/"`) {
+		t.Errorf("two bad entries: %v", err)
 	}
 }

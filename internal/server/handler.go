@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -25,6 +26,8 @@ type handlerDeps struct {
 	Admin   *api.Admin
 	Lookup  *api.Lookup
 	Metrics *metrics
+	// CORSOrigins are SCIMD_CORS_ORIGINS; empty: no CORS.
+	CORSOrigins []string
 	// extraRoutes, when set, adds routes (tests use it for slow or
 	// panicking handlers).
 	extraRoutes func(*mux.Router)
@@ -50,6 +53,7 @@ func NewHandler(d handlerDeps) http.Handler {
 	r.Handle("/metrics", d.Metrics.handler()).Methods(http.MethodGet)
 	d.Admin.Register(r)
 	d.Admin.RegisterConsentCallback(r)
+	registerIndex(r, d.Admin)
 	if d.extraRoutes != nil {
 		d.extraRoutes(r)
 	}
@@ -62,6 +66,9 @@ func NewHandler(d handlerDeps) http.Handler {
 	// router and every request passes through it; captureRoute tells it
 	// the route. Outermost first.
 	chain := []mux.MiddlewareFunc{trackRoute, requestID, o.accessLog, o.observeMetrics, o.recoverPanics, boundRequests}
+	if len(d.CORSOrigins) > 0 {
+		chain = slices.Insert(chain, len(chain)-1, cors(d.CORSOrigins, o.log))
+	}
 	var h http.Handler = r
 	for i := len(chain) - 1; i >= 0; i-- {
 		h = chain[i](h)

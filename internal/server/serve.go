@@ -65,6 +65,15 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	log := m.Logger
 	tuneGC()
+	// A public URL derived from the listen address names the port: with
+	// port 0 it is known only once listening, before the first start
+	// prints Tenant URLs.
+	if m.Config.publicURLFromAddr && portZero(m.Config.Addr) {
+		if err := m.listen(); err != nil {
+			return err
+		}
+		m.Config.PublicURL = publicURLFor(m.ln.Addr().String())
+	}
 	db, err := openStore(ctx, m.Config, log)
 	if err != nil {
 		return err
@@ -128,17 +137,19 @@ func (m *Main) Open(ctx context.Context) error {
 			Logger:         log,
 			MaxBodyBytes:   m.Config.MaxBodyBytes,
 			Presence:       svc,
+			Version:        version,
 		}),
 		Lookup:      lookup,
 		Metrics:     mtr,
+		CORSOrigins: m.Config.CORSOrigins,
 		extraRoutes: m.extraRoutes,
 	})
 
-	ln, err := net.Listen("tcp", m.Config.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	if m.ln == nil {
+		if err := m.listen(); err != nil {
+			return err
+		}
 	}
-	m.ln = ln
 	m.server = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -153,6 +164,15 @@ func (m *Main) Open(ctx context.Context) error {
 	// Presence streams never end by themselves: end them when shutdown
 	// starts, so that it need not wait for its deadline.
 	m.server.RegisterOnShutdown(lookup.CloseStreams)
+	return nil
+}
+
+func (m *Main) listen() error {
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.ln = ln
 	return nil
 }
 
