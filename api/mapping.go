@@ -38,7 +38,7 @@ func (a *Admin) Mapping(ctx context.Context, directoryID string) ([]byte, error)
 	if err != nil {
 		// ReplaceMapping stores only documents Parse accepted; a failure
 		// here is a stored document from an incompatible version.
-		return nil, fmt.Errorf("stored mapping rules of directory %s do not parse: %w", directoryID, err)
+		return nil, fmt.Errorf("stored mapping rules do not parse (directory %s): %w", directoryID, err)
 	}
 	return rules.Marshal(), nil
 }

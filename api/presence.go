@@ -49,8 +49,8 @@ type presenceErrorBody struct {
 }
 
 type presenceErrorDetail struct {
-	Code      string              `json:"code"`
-	Message   string              `json:"message"`
+	Code      string          `json:"code"`
+	Message   string          `json:"message"`
 	Microsoft *MicrosoftError `json:"microsoft,omitempty"`
 }
 
@@ -68,7 +68,9 @@ func (a *Admin) PresenceAvailable() bool { return a.cfg.Presence != nil }
 
 // ConsentAvailable reports whether scimd's own multi-tenant app is
 // configured, for the admin-consent flow.
-func (a *Admin) ConsentAvailable() bool { return a.cfg.Presence != nil && a.cfg.Presence.ConsentEnabled() }
+func (a *Admin) ConsentAvailable() bool {
+	return a.cfg.Presence != nil && a.cfg.Presence.ConsentEnabled()
+}
 
 // ConnectPresence connects the directory's presence with the customer's
 // app and returns the resulting status. scimd asks Microsoft for a token
