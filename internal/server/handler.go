@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/console"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
@@ -24,6 +26,7 @@ type handlerDeps struct {
 	SCIM    *scim.Server
 	Admin   *api.Admin
 	Lookup  *api.Lookup
+	Console *console.Console
 	Metrics *metrics
 	// extraRoutes, when set, adds routes (tests use it for slow or
 	// panicking handlers).
@@ -50,6 +53,10 @@ func NewHandler(d handlerDeps) http.Handler {
 	r.Handle("/metrics", d.Metrics.handler()).Methods(http.MethodGet)
 	d.Admin.Register(r)
 	d.Admin.RegisterConsentCallback(r)
+	if d.Console != nil {
+		d.Console.Register(r)
+		r.HandleFunc("/", toConsole)
+	}
 	if d.extraRoutes != nil {
 		d.extraRoutes(r)
 	}
@@ -67,6 +74,15 @@ func NewHandler(d handlerDeps) http.Handler {
 		h = chain[i](h)
 	}
 	return h
+}
+
+// toConsole sends a browser that opens the server's root to the console.
+func toConsole(w http.ResponseWriter, r *http.Request) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, console.Prefix+"/", http.StatusFound)
+		return
+	}
+	notFound(w, r)
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
