@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/google/uuid"
+	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/api"
 	"github.com/scimd/scimd/store"
