@@ -48,6 +48,10 @@ type AdminConfig struct {
 	// Presence connects directories to Microsoft Teams presence. Nil: the
 	// presence endpoints answer 503 presence_unavailable.
 	Presence *presence.Service
+	// ConsolePath, when set, is where the admin console is served
+	// (/console): the consent callback's page then links back to the
+	// directory there.
+	ConsolePath string
 	// DeleteWait is how long deleting a directory waits for the store to
 	// purge its data before answering 202 (default 20 s): a directory of a
 	// million users takes minutes, longer than the server's write timeout.

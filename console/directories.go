@@ -150,10 +150,10 @@ type choice struct {
 
 // graceChoices are how long a rotation keeps the replaced token working.
 var graceChoices = []choice{
-	{"0", "Stop the current token now", false},
-	{"3600", "Keep the current token working for 1 hour", true},
-	{"86400", "Keep the current token working for 24 hours", false},
-	{"604800", "Keep the current token working for 7 days", false},
+	{"0", "no longer: it stops now", false},
+	{"3600", "1 more hour", true},
+	{"86400", "24 more hours", false},
+	{"604800", "7 more days", false},
 }
 
 // rotateToken replaces the Secret Token and shows the new one, once.

@@ -124,6 +124,7 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxBodyBytes:   m.Config.MaxBodyBytes,
 		Presence:       svc,
 		Now:            m.clock,
+		ConsolePath:    console.Prefix,
 	})
 	h := NewHandler(handlerDeps{
 		Logger: log,
