@@ -55,7 +55,6 @@ func TestConsoleBrowserSignIn(t *testing.T) {
 	if row := text(t, ctx, "table.list tbody tr"); !strings.Contains(row, "default") || !strings.Contains(row, "Waiting for Entra") {
 		t.Errorf("directories list row %q", row)
 	}
-	screenshot(t, ctx, "directories")
 
 	submit(t, ctx, "sign out", "form[action='/console/sign-out'] button")
 	if h := text(t, ctx, "main h1"); h != "Signed out" {
@@ -167,10 +166,19 @@ func TestConsoleBrowserWizard(t *testing.T) {
 		t.Errorf("audit trail: the console is the actor, without secrets: %s", audit)
 	}
 
+	// Entra provisions a user: the list counts it, and marks the directory healthy.
+	s.createSCIMUser(directoryJSON{ID: dirID, SCIMToken: rotated}, annArcher)
 	do(t, ctx, "list", chromedp.Navigate(s.url+"/console/directories"))
-	if row := text(t, ctx, "table.list tbody tr:nth-child(2)"); !strings.Contains(row, "Contoso") || !strings.Contains(row, "Connected") {
-		t.Errorf("list row of Contoso: %q", row)
+	row := text(t, ctx, "table.list tbody tr:nth-child(2)")
+	for _, want := range []string{"Contoso", "Connected", "✓ Healthy"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("list row of Contoso %q lacks %q", row, want)
+		}
 	}
+	if users := text(t, ctx, "table.list tbody tr:nth-child(2) td[data-label=Users]"); users != "1" {
+		t.Errorf("Contoso's users: %q", users)
+	}
+	screenshot(t, ctx, "directories")
 }
 
 // offsetClock is a clock that a test moves forward.
