@@ -123,6 +123,7 @@ const (
 
 // Register adds the console's routes to r.
 func (c *Console) Register(r *mux.Router) {
+	r.Handle(Prefix, c.headers(http.RedirectHandler(Prefix+"/", http.StatusMovedPermanently)))
 	s := r.PathPrefix(Prefix).Subrouter()
 	c.route(s, "/", public, get(c.home))
 	c.route(s, "/static/{file}", public, get(serveStatic))

@@ -179,6 +179,22 @@ func TestConsoleBrowserWizard(t *testing.T) {
 		t.Errorf("Contoso's users: %q", users)
 	}
 	screenshot(t, ctx, "directories")
+
+	// Deleting asks for the directory's name first.
+	do(t, ctx, "open the delete page", chromedp.Navigate(s.url+"/console/directories/"+dirID+"/delete"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "Contoso Ltd"))
+	submit(t, ctx, "delete with the wrong name", "form[action$='/delete'] button")
+	if msg := text(t, ctx, ".alert"); !strings.Contains(msg, "Type the directory's name") {
+		t.Fatalf("wrong confirmation: %q", msg)
+	}
+	do(t, ctx, "type the name", chromedp.Clear(chromedp.ID("confirm")), chromedp.SendKeys(chromedp.ID("confirm"), "Contoso"))
+	submit(t, ctx, "delete", "form[action$='/delete'] button")
+	if f := text(t, ctx, ".flash"); f != "The directory was deleted." {
+		t.Fatalf("after deleting: %q", f)
+	}
+	if st := scimGet(s, tenantURL, rotated); st != http.StatusUnauthorized {
+		t.Errorf("SCIM after the delete: %d", st)
+	}
 }
 
 // offsetClock is a clock that a test moves forward.
