@@ -88,6 +88,11 @@ func TestConsoleReplicasShareSessions(t *testing.T) {
 	if st, _ := cust.send(http.MethodGet, b.url+"/console/directories/"+d.ID, nil); st != http.StatusOK {
 		t.Fatalf("the setup link's session on B: %d", st)
 	}
+	// The access log names the route, never the link's secret.
+	secret := strings.TrimPrefix(u.Path, "/console/setup/")
+	if logs := a.logs.String(); strings.Contains(logs, secret) || !strings.Contains(logs, "route=/console/setup/{secret}") {
+		t.Errorf("access log of the setup link: secret logged %v", strings.Contains(logs, secret))
+	}
 	if r := b.do(http.MethodDelete, "/admin/v1/directories/"+d.ID+"/setup-links/"+link.ID, testAdminToken, ""); r.status != http.StatusNoContent {
 		t.Fatalf("revoke on B: %d %s", r.status, r.body)
 	}
