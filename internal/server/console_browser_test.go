@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/scimd/scimd/presence/fakegraph"
@@ -118,6 +119,19 @@ func TestConsoleBrowserWizard(t *testing.T) {
 		t.Errorf("attribute mapping table: %q", m)
 	}
 	screenshot(t, ctx, "wizard-entra")
+	// The copy button puts the Tenant URL on the clipboard (which the
+	// test may read back).
+	if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, Setting: cdpbrowser.PermissionSettingGranted,
+		Origin: s.url, BrowserContextID: chromedp.FromContext(ctx).BrowserContextID,
+	}); err != nil {
+		t.Fatalf("allow reading the clipboard: %v", err)
+	}
+	do(t, ctx, "copy the Tenant URL", chromedp.Click(chromedp.CSS("button[data-copy='tenant-url']")),
+		chromedp.WaitVisible(chromedp.CSS("button[data-copy='tenant-url'].copied")))
+	if clip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); err != nil || clip != tenantURL {
+		t.Errorf("clipboard after Copy: %q, %v", clip, err)
+	}
 	// Reloading does not show the token again: scimd keeps its hash only.
 	do(t, ctx, "reload the Entra step", chromedp.Navigate(s.url+"/console/directories/"+dirID+"/setup"))
 	if n, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#secret-token"), chromedp.AtLeast(0))); err != nil || len(n) != 0 {
