@@ -43,6 +43,9 @@ type Config struct {
 	// form-action).
 	LoginURL string
 	Logger   *slog.Logger
+	// Presence is the presence service, for pages that stream presence
+	// changes (Subscribe); nil without one.
+	Presence *presence.Service
 	Now      func() time.Time // time.Now when nil
 	// IdleTimeout ends a session unused this long (default 30 min);
 	// SessionLifetime ends any session this long after sign-in (default
