@@ -113,3 +113,31 @@ func TestConsoleReplicasShareSessions(t *testing.T) {
 		t.Errorf("signed out on B, the session still works on A: %d", st)
 	}
 }
+
+// TestConsolePresenceStepWithoutApp: without scimd's multi-tenant app,
+// the presence step offers the customer's own app, and tells the operator
+// (not a setup link's customer) what would add the consent button.
+func TestConsolePresenceStepWithoutApp(t *testing.T) {
+	s := startServer(t, testOptions{})
+	d := decodeJSON[directoryJSON](t, s.do(http.MethodPost, "/admin/v1/directories", testAdminToken, `{"name":"Contoso"}`))
+	page := "/console/directories/" + d.ID + "/setup/presence"
+
+	op := newConsoleClient(t)
+	op.send(http.MethodGet, s.url+"/console/sign-in", nil)
+	op.send(http.MethodPost, s.url+"/console/sign-in", url.Values{"token": {testAdminToken}})
+	st, body := op.send(http.MethodGet, s.url+page, nil)
+	if st != http.StatusOK || !strings.Contains(body, "SCIMD_PRESENCE_CLIENT_ID") || strings.Contains(body, "Sign in to Microsoft</button>") ||
+		!strings.Contains(body, `name="clientSecret"`) {
+		t.Errorf("operator's presence step: %d", st)
+	}
+
+	link := decodeJSON[struct{ URL string }](t, s.do(http.MethodPost, "/admin/v1/directories/"+d.ID+"/setup-links", testAdminToken, ""))
+	u, _ := url.Parse(link.URL)
+	cust := newConsoleClient(t)
+	cust.send(http.MethodGet, s.url+u.Path, nil)
+	cust.send(http.MethodPost, s.url+u.Path, url.Values{})
+	st, body = cust.send(http.MethodGet, s.url+page, nil)
+	if st != http.StatusOK || strings.Contains(body, "SCIMD_PRESENCE_CLIENT_ID") || !strings.Contains(body, `name="clientSecret"`) {
+		t.Errorf("customer's presence step: %d", st)
+	}
+}
