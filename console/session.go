@@ -156,7 +156,12 @@ func (c *Console) guard(a access, next http.Handler) http.Handler {
 		}
 		if sess == nil {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				http.Redirect(w, r, Prefix+"/sign-in?next="+urlQueryEscape(r.URL.Path), http.StatusSeeOther)
+				to := Prefix + "/sign-in?next=" + urlQueryEscape(r.URL.Path)
+				if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
+					to += "&ended=1" // the browser had a session: say why it must sign in again
+					http.SetCookie(w, c.cookie(sessionCookie, "", time.Time{}))
+				}
+				http.Redirect(w, r, to, http.StatusSeeOther)
 				return
 			}
 			c.forbidden(w, r, "Your session has ended. Sign in again, then repeat what you were doing.")

@@ -56,8 +56,11 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, "signin.html", &Page{Title: "Sign in", Session: nil,
-		Data: signInData{CSRF: c.preSessionToken(w, r), Next: r.URL.Query().Get("next")}})
+	p := &Page{Title: "Sign in", Data: signInData{CSRF: c.preSessionToken(w, r), Next: r.URL.Query().Get("next")}}
+	if r.URL.Query().Get("ended") != "" {
+		p.Flash = "Your session has ended. Sign in again, or open your setup link again if you have one."
+	}
+	c.render(w, r, "signin.html", p)
 }
 
 // signIn checks the admin token. Wrong tokens are refused with a message

@@ -306,6 +306,9 @@ func TestConsoleBrowserSetupLink(t *testing.T) {
 	if u := location(t, cust); !strings.HasPrefix(u, s.url+"/console/sign-in") {
 		t.Fatalf("a revoked link's session still opens %s", u)
 	}
+	if f := text(t, cust, ".flash"); !strings.Contains(f, "Your session has ended") {
+		t.Errorf("signed out by the revocation: %q", f)
+	}
 	do(t, cust, "open the revoked link", chromedp.Navigate(link))
 	if h := text(t, cust, "main h1"); h != "This setup link does not work" {
 		t.Fatalf("revoked link: %q", h)
