@@ -420,3 +420,20 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoriesFind: the list filters by a part of the name, or an id.
+func TestDirectoriesFind(t *testing.T) {
+	f := newFixture(t, "http://localhost:8080")
+	a, _ := f.directory("Contoso EU"), f.directory("Fabrikam")
+	b := f.browser()
+	b.signIn()
+	if p := b.get("/console/directories?q=contoso"); !strings.Contains(p.body, "Contoso EU") || strings.Contains(p.body, "Fabrikam") || !strings.Contains(p.body, "1 of 2 directories") {
+		t.Errorf("find contoso: %d", p.status)
+	}
+	if p := b.get("/console/directories?q=" + a.ID); !strings.Contains(p.body, "Contoso EU") || strings.Contains(p.body, "Fabrikam") {
+		t.Errorf("find by id: %d", p.status)
+	}
+	if p := b.get("/console/directories?q=%3Cnone%3E"); !strings.Contains(p.body, "No directory matches “&lt;none&gt;”") {
+		t.Errorf("find nothing: %s", p.body)
+	}
+}

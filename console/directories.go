@@ -68,11 +68,23 @@ func (c *Console) directoriesPage(w http.ResponseWriter, r *http.Request) {
 		c.internalError(w, r, "list directories", err)
 		return
 	}
-	rows := make([]directoryRow, 0, len(ovs))
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	data := directoriesData{Query: q, Total: len(ovs), Rows: make([]directoryRow, 0, len(ovs))}
 	for _, o := range ovs {
-		rows = append(rows, directoryRow{Overview: o, Presence: presenceLabel(o.PresenceState), Health: healthOf(o)})
+		if q != "" && !strings.Contains(store.Fold(o.Directory.Name), store.Fold(q)) && o.Directory.ID != q {
+			continue
+		}
+		data.Rows = append(data.Rows, directoryRow{Overview: o, Presence: presenceLabel(o.PresenceState), Health: healthOf(o)})
 	}
-	c.render(w, r, "directories.html", &Page{Title: "Directories", Flash: flash(r), Data: rows})
+	c.render(w, r, "directories.html", &Page{Title: "Directories", Flash: flash(r), Data: data})
+}
+
+// directoriesData is the directories list, filtered by Query (a part of
+// the name, or an id).
+type directoriesData struct {
+	Query string
+	Total int
+	Rows  []directoryRow
 }
 
 // flash is the message a redirect after a change carries: one of a few
