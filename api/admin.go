@@ -6,7 +6,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +48,10 @@ type AdminConfig struct {
 	// Presence connects directories to Microsoft Teams presence. Nil: the
 	// presence endpoints answer 503 presence_unavailable.
 	Presence *presence.Service
+	// ConsolePath, when set, is where the admin console is served
+	// (/console): the consent callback's page then links back to the
+	// directory there.
+	ConsolePath string
 	// DeleteWait is how long deleting a directory waits for the store to
 	// purge its data before answering 202 (default 20 s): a directory of a
 	// million users takes minutes, longer than the server's write timeout.
@@ -117,6 +120,11 @@ func (a *Admin) Register(r *mux.Router) {
 	})
 	s.Handle("/directories/{id}/presence/consent", methods{http.MethodPost: a.startConsent})
 	s.Handle("/directories/{id}/audit", methods{http.MethodGet: a.directoryAudit})
+	s.Handle("/directories/{id}/setup-links", methods{
+		http.MethodPost: a.createSetupLink,
+		http.MethodGet:  a.listSetupLinks,
+	})
+	s.Handle("/directories/{id}/setup-links/{linkId}", methods{http.MethodDelete: a.deleteSetupLink})
 	s.Handle("/audit", methods{http.MethodGet: a.audit})
 }
 
@@ -148,25 +156,16 @@ func (a *Admin) createDirectory(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
-	name, ok := validName(w, req.Name)
-	if !ok {
+	if req.Name == nil {
+		a.fail(w, r, "create directory", errNameRequired)
 		return
 	}
-	token, hash := store.NewToken(SCIMTokenPrefix)
-	ctx, _ := store.Audited(r.Context(), store.AuditDirectoryCreated, map[string]string{"name": name})
-	d, err := a.cfg.Store.CreateDirectory(ctx, store.Directory{
-		ID:            uuid.NewString(),
-		Name:          name,
-		SCIMTokenHash: hash,
-	})
+	out, err := a.CreateDirectory(r.Context(), *req.Name)
 	if err != nil {
-		a.storeError(w, r, "create directory", err)
+		a.fail(w, r, "create directory", err)
 		return
 	}
-	a.log.InfoContext(r.Context(), "directory created", "directory_id", d.ID)
-	out := a.directory(d)
-	out.SCIMToken = token
-	w.Header().Set("Location", "/admin/v1/directories/"+d.ID)
+	w.Header().Set("Location", "/admin/v1/directories/"+out.ID)
 	w.Header().Set("Cache-Control", "no-store")
 	WriteJSON(w, http.StatusCreated, out)
 }
@@ -189,12 +188,12 @@ func (a *Admin) getDirectory(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := a.cfg.Store.GetDirectory(r.Context(), id)
+	d, err := a.GetDirectory(r.Context(), id)
 	if err != nil {
-		a.storeError(w, r, "get directory", err)
+		a.fail(w, r, "get directory", err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, a.directory(d))
+	WriteJSON(w, http.StatusOK, d)
 }
 
 func (a *Admin) renameDirectory(w http.ResponseWriter, r *http.Request) {
@@ -206,22 +205,16 @@ func (a *Admin) renameDirectory(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &req) {
 		return
 	}
-	name, ok := validName(w, req.Name)
-	if !ok {
+	if req.Name == nil {
+		a.fail(w, r, "rename directory", errNameRequired)
 		return
 	}
-	ctx, audit := store.Audited(r.Context(), store.AuditDirectoryRenamed, nil)
-	d, err := a.cfg.Store.UpdateDirectory(ctx, id, func(d store.Directory) (store.Directory, error) {
-		audit.SetDetails(map[string]string{"oldName": d.Name, "newName": name})
-		d.Name = name
-		return d, nil
-	})
+	d, err := a.RenameDirectory(r.Context(), id, *req.Name)
 	if err != nil {
-		a.storeError(w, r, "rename directory", err)
+		a.fail(w, r, "rename directory", err)
 		return
 	}
-	a.log.InfoContext(r.Context(), "directory renamed", "directory_id", d.ID)
-	WriteJSON(w, http.StatusOK, a.directory(d))
+	WriteJSON(w, http.StatusOK, d)
 }
 
 func (a *Admin) deleteDirectory(w http.ResponseWriter, r *http.Request) {
@@ -229,33 +222,13 @@ func (a *Admin) deleteDirectory(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// The store hides the directory at once, then purges its data; the
-	// purge goes on if the client leaves, and a restart resumes it. The
-	// audit entry goes in with the first step, which is the delete as
-	// clients see it; the store adds the directory's name.
-	ctx, _ := store.Audited(context.WithoutCancel(r.Context()), store.AuditDirectoryDeleted, nil)
-	done := make(chan error, 1)
-	go func() { done <- a.cfg.Store.DeleteDirectory(ctx, id) }()
-	timer := time.NewTimer(a.cfg.DeleteWait)
-	defer timer.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			a.storeError(w, r, "delete directory", err)
-			return
-		}
-		a.log.InfoContext(r.Context(), "directory deleted", "directory_id", id)
+	done, err := a.DeleteDirectory(r.Context(), id)
+	switch {
+	case err != nil:
+		a.fail(w, r, "delete directory", err)
+	case done:
 		w.WriteHeader(http.StatusNoContent)
-	case <-timer.C:
-		go func() {
-			if err := <-done; err != nil {
-				// A shutdown, most often: the purge resumes at the next start.
-				a.log.WarnContext(ctx, "directory delete interrupted; scimd resumes it at its next start", "directory_id", id, "err", err)
-				return
-			}
-			a.log.InfoContext(ctx, "directory deleted", "directory_id", id)
-		}()
-		a.log.InfoContext(r.Context(), "directory deleting", "directory_id", id)
+	default:
 		WriteJSON(w, http.StatusAccepted, map[string]string{"status": "deleting"})
 	}
 }
@@ -272,11 +245,7 @@ type rotateRequest struct {
 	GraceSeconds *float64 `json:"graceSeconds"`
 }
 
-// rotateToken replaces the directory's SCIM token. The replaced one keeps
-// working for the grace period asked, then stops: SCIM auth compares the
-// stored expiry with the clock on every request, on every replica. A
-// token an earlier rotation kept working stops at once: there is one
-// previous token at most.
+// rotateToken replaces the directory's SCIM token (RotateToken).
 func (a *Admin) rotateToken(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
@@ -286,35 +255,11 @@ func (a *Admin) rotateToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	now := a.cfg.Now()
-	until := now
-	if grace > 0 {
-		until = ceilSecond(now.Add(grace))
-	}
-	token, hash := store.NewToken(SCIMTokenPrefix)
-	ctx, audit := store.Audited(r.Context(), store.AuditSCIMTokenRotated, nil)
-	d, err := a.cfg.Store.UpdateDirectory(ctx, id, func(d store.Directory) (store.Directory, error) {
-		details := map[string]any{"graceSeconds": int64(grace / time.Second), "previousTokenValidUntil": until.UTC()}
-		if len(d.PreviousTokenHash) > 0 && now.Before(d.PreviousTokenExpires) {
-			details["earlierPreviousTokenEnded"] = true // it was still in its grace period
-		}
-		audit.SetDetails(details)
-		d.PreviousTokenHash, d.PreviousTokenExpires = nil, time.Time{}
-		if grace > 0 {
-			d.PreviousTokenHash, d.PreviousTokenExpires = d.SCIMTokenHash, until
-		}
-		d.SCIMTokenHash = hash
-		return d, nil
-	})
+	out, err := a.RotateToken(r.Context(), id, grace)
 	if err != nil {
-		a.storeError(w, r, "rotate token", err)
+		a.fail(w, r, "rotate token", err)
 		return
 	}
-	a.log.InfoContext(r.Context(), "directory token rotated", "directory_id", d.ID, "grace", grace)
-	out := a.directory(d)
-	out.SCIMToken = token
-	u := until.UTC()
-	out.PreviousTokenValidUntil = &u
 	w.Header().Set("Cache-Control", "no-store")
 	WriteJSON(w, http.StatusOK, out)
 }
@@ -339,13 +284,18 @@ func (a *Admin) graceSeconds(w http.ResponseWriter, r *http.Request) (time.Durat
 	if req.GraceSeconds == nil {
 		return 0, true
 	}
-	g, max := *req.GraceSeconds, MaxTokenGrace.Seconds()
-	if g < 0 || g > max || g != math.Trunc(g) {
-		WriteError(w, http.StatusBadRequest, "invalid_field",
-			fmt.Sprintf(`field "graceSeconds" must be a whole number of seconds from 0 to %d (7 days), got %v`, int64(max), g))
+	g := *req.GraceSeconds
+	if g < 0 || g > MaxTokenGrace.Seconds() || g != math.Trunc(g) {
+		a.fail(w, r, "rotate token", graceProblem(g))
 		return 0, false
 	}
 	return time.Duration(g) * time.Second, true
+}
+
+// graceProblem refuses a grace period of got seconds.
+func graceProblem(got float64) *Problem {
+	return newProblem(http.StatusBadRequest, "invalid_field",
+		fmt.Sprintf(`field "graceSeconds" must be a whole number of seconds from 0 to %d (7 days), got %v`, int64(MaxTokenGrace.Seconds()), got))
 }
 
 // ceilSecond rounds t up to a whole second, so that a grace period is at
@@ -429,14 +379,7 @@ func (a *Admin) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // storeError answers a store failure: sentinel errors become their status,
 // anything else is logged and hidden behind a generic 500.
 func (a *Admin) storeError(w http.ResponseWriter, r *http.Request, op string, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		WriteError(w, http.StatusNotFound, "not_found", "directory not found")
-	case errors.Is(err, store.ErrConflict):
-		WriteError(w, http.StatusConflict, "conflict", "the change conflicts with an existing directory")
-	default:
-		writeInternal(w, r, a.log, op, err)
-	}
+	a.fail(w, r, op, storeProblem(err, "directory not found"))
 }
 
 // directoryID returns the {id} path variable. Ids are UUIDs, so anything
@@ -450,23 +393,23 @@ func directoryID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	return id, true
 }
 
+// errNameRequired refuses a body without a name.
+var errNameRequired = newProblem(http.StatusBadRequest, "invalid_name", `field "name" is required`)
+
 // validName checks a directory name: required, at most MaxNameLength
 // characters, no control characters. Surrounding spaces are trimmed.
-func validName(w http.ResponseWriter, p *string) (string, bool) {
+func validName(p *string) (string, error) {
 	if p == nil {
-		WriteError(w, http.StatusBadRequest, "invalid_name", `field "name" is required`)
-		return "", false
+		return "", errNameRequired
 	}
 	name := strings.TrimSpace(*p)
 	switch {
 	case name == "":
-		WriteError(w, http.StatusBadRequest, "invalid_name", `field "name" must not be empty`)
+		return "", newProblem(http.StatusBadRequest, "invalid_name", `field "name" must not be empty`)
 	case utf8.RuneCountInString(name) > MaxNameLength:
-		WriteError(w, http.StatusBadRequest, "invalid_name", fmt.Sprintf(`field "name" must be at most %d characters`, MaxNameLength))
+		return "", newProblem(http.StatusBadRequest, "invalid_name", fmt.Sprintf(`field "name" must be at most %d characters`, MaxNameLength))
 	case strings.ContainsFunc(name, unicode.IsControl):
-		WriteError(w, http.StatusBadRequest, "invalid_name", `field "name" must not contain control characters`)
-	default:
-		return name, true
+		return "", newProblem(http.StatusBadRequest, "invalid_name", `field "name" must not contain control characters`)
 	}
-	return "", false
+	return name, nil
 }

@@ -30,6 +30,8 @@ type consentPage struct {
 	Message string
 	Next    string
 	Details []consentDetail
+	// Continue links back to the directory in the admin console.
+	Continue string
 }
 
 type consentDetail struct{ Name, Value string }
@@ -64,7 +66,11 @@ dt{font-weight:600}dd{margin:0;word-break:break-word;font-family:ui-monospace,mo
 {{- if .Next}}
 <p>{{.Next}}</p>
 {{- end}}
+{{- if .Continue}}
+<p><a href="{{.Continue}}">Continue in the scimd console</a></p>
+{{- else}}
 <p>You can close this window.</p>
+{{- end}}
 </body>
 </html>
 `))
@@ -108,6 +114,7 @@ func (a *Admin) consentCallback(w http.ResponseWriter, r *http.Request) {
 		if st.TenantID != "" {
 			p.Details = append([]consentDetail{{"Tenant", st.TenantID}}, p.Details...)
 		}
+		p.Continue = a.consoleLink(dirID)
 		writeConsentPage(w, http.StatusOK, p)
 
 	case errors.As(err, &consentErr):
@@ -132,6 +139,7 @@ func (a *Admin) consentCallback(w http.ResponseWriter, r *http.Request) {
 		if consentErr.Description != "" {
 			p.Details = append(p.Details, consentDetail{"Description", consentErr.Description})
 		}
+		p.Continue = a.consoleLink(dirID)
 		writeConsentPage(w, http.StatusBadRequest, p)
 
 	case errors.Is(err, presence.ErrUnknownState):
@@ -165,13 +173,15 @@ func (a *Admin) consentCallback(w http.ResponseWriter, r *http.Request) {
 		if ms.CorrelationID != "" {
 			p.Details = append(p.Details, consentDetail{"Correlation ID", ms.CorrelationID})
 		}
+		p.Continue = a.consoleLink(dirID)
 		writeConsentPage(w, http.StatusBadRequest, p)
 
 	case errors.As(err, &inputErr): // e.g. the identity platform could not be reached
 		a.log.WarnContext(ctx, "presence consent: not verified", "directory_id", dirID, "err", err)
 		writeConsentPage(w, http.StatusBadRequest, consentPage{
-			Title:   "Presence was not connected" + forDirectory(name),
-			Message: "Microsoft reported consent as granted, but scimd could not verify it: " + inputErr.Error() + ". scimd keeps trying; check the state with GET /admin/v1/directories/{id}/presence.",
+			Title:    "Presence was not connected" + forDirectory(name),
+			Message:  "Microsoft reported consent as granted, but scimd could not verify it: " + inputErr.Error() + ". scimd keeps trying; check the state with GET /admin/v1/directories/{id}/presence.",
+			Continue: a.consoleLink(dirID),
 		})
 
 	case errors.Is(err, store.ErrNotFound):
@@ -216,6 +226,15 @@ func forDirectory(name string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return strings.TrimRight(line, "\r")
+}
+
+// consoleLink is the console's page of the directory's presence setup,
+// "" without a console or a directory.
+func (a *Admin) consoleLink(dirID string) string {
+	if a.cfg.ConsolePath == "" || dirID == "" {
+		return ""
+	}
+	return a.cfg.ConsolePath + "/directories/" + dirID + "/setup/presence"
 }
 
 func writeConsentPage(w http.ResponseWriter, status int, p consentPage) {

@@ -2,7 +2,9 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,33 +13,67 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// getMapping answers the directory's mapping rules document. It goes
-// through Parse and Marshal so that a directory without stored rules shows
-// the defaults, and every answer has the same canonical form.
+// getMapping answers the directory's mapping rules document (Mapping).
 func (a *Admin) getMapping(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
 		return
 	}
-	d, err := a.cfg.Store.GetDirectory(r.Context(), id)
+	doc, err := a.Mapping(r.Context(), id)
 	if err != nil {
-		a.storeError(w, r, "get mapping", err)
+		a.fail(w, r, "get mapping", err, "directory_id", id)
 		return
+	}
+	writeJSONBytes(w, http.StatusOK, doc)
+}
+
+// Mapping returns the directory's mapping rules document in canonical
+// form: a directory without stored rules shows the defaults.
+func (a *Admin) Mapping(ctx context.Context, directoryID string) ([]byte, error) {
+	d, err := a.cfg.Store.GetDirectory(ctx, directoryID)
+	if err != nil {
+		return nil, storeProblem(err, "directory not found")
 	}
 	rules, err := mapping.Parse(d.Mapping)
 	if err != nil {
-		// PUT stores only documents Parse accepted; a failure here is a
-		// stored document from an incompatible version.
-		a.log.ErrorContext(r.Context(), "stored mapping rules do not parse", "directory_id", id, "err", err)
-		WriteError(w, http.StatusInternalServerError, "internal", "internal error")
-		return
+		// ReplaceMapping stores only documents Parse accepted; a failure
+		// here is a stored document from an incompatible version.
+		return nil, fmt.Errorf("stored mapping rules do not parse (directory %s): %w", directoryID, err)
 	}
-	writeJSONBytes(w, http.StatusOK, rules.Marshal())
+	return rules.Marshal(), nil
 }
 
-// putMapping replaces the directory's mapping rules with a valid document,
-// stored in canonical form. The rules apply to writes from the next SCIM
-// request on; stored contacts are not rewritten.
+// ReplaceMapping replaces the directory's mapping rules with a valid
+// document and returns it in the canonical form it is stored in. A
+// refusal lists every problem (Problem.Problems). The rules apply to
+// writes from the next SCIM request on; stored contacts are not
+// rewritten.
+func (a *Admin) ReplaceMapping(ctx context.Context, directoryID string, doc []byte) ([]byte, error) {
+	if !bytes.HasPrefix(bytes.TrimSpace(doc), []byte("{")) {
+		return nil, newProblem(http.StatusBadRequest, "malformed_json", "request body must be a JSON object (the mapping rules document)")
+	}
+	rules, err := mapping.Parse(doc)
+	if err != nil {
+		problems := problemList(err)
+		p := newProblem(http.StatusBadRequest, "invalid_mapping", "the mapping rules are invalid: "+strings.Join(problems, "; "))
+		p.Problems = problems
+		return nil, p
+	}
+	canonical := rules.Marshal()
+	actx, audit := store.Audited(ctx, store.AuditMappingReplaced, nil)
+	_, err = a.cfg.Store.UpdateDirectory(actx, directoryID, func(d store.Directory) (store.Directory, error) {
+		audit.SetDetails(map[string]any{"changed": changedRules(d.Mapping, canonical), "rules": json.RawMessage(canonical)})
+		d.Mapping = canonical
+		return d, nil
+	})
+	if err != nil {
+		return nil, storeProblem(err, "directory not found")
+	}
+	a.log.InfoContext(ctx, "mapping rules replaced", "directory_id", directoryID)
+	return canonical, nil
+}
+
+// putMapping replaces the directory's mapping rules (ReplaceMapping).
 func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
@@ -47,32 +83,11 @@ func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &doc) {
 		return
 	}
-	if !bytes.HasPrefix(bytes.TrimSpace(doc), []byte("{")) {
-		WriteError(w, http.StatusBadRequest, "malformed_json", "request body must be a JSON object (the mapping rules document)")
-		return
-	}
-	rules, err := mapping.Parse(doc)
+	canonical, err := a.ReplaceMapping(r.Context(), id, doc)
 	if err != nil {
-		problems := problemList(err)
-		WriteJSON(w, http.StatusBadRequest, errorBody{Error: errorDetail{
-			Code:     "invalid_mapping",
-			Message:  "the mapping rules are invalid: " + strings.Join(problems, "; "),
-			Problems: problems,
-		}})
+		a.fail(w, r, "replace mapping", err)
 		return
 	}
-	canonical := rules.Marshal()
-	ctx, audit := store.Audited(r.Context(), store.AuditMappingReplaced, nil)
-	_, err = a.cfg.Store.UpdateDirectory(ctx, id, func(d store.Directory) (store.Directory, error) {
-		audit.SetDetails(map[string]any{"changed": changedRules(d.Mapping, canonical), "rules": json.RawMessage(canonical)})
-		d.Mapping = canonical
-		return d, nil
-	})
-	if err != nil {
-		a.storeError(w, r, "replace mapping", err)
-		return
-	}
-	a.log.InfoContext(r.Context(), "mapping rules replaced", "directory_id", id)
 	writeJSONBytes(w, http.StatusOK, canonical)
 }
 

@@ -505,6 +505,12 @@ func validTenant(t string) bool {
 	return true
 }
 
+// ConsentEnabled reports whether scimd's own multi-tenant app is
+// configured, so that ConsentURL can start the admin-consent flow.
+func (s *Service) ConsentEnabled() bool {
+	return s.cfg.AppClientID != "" && s.cfg.AppClientSecret != ""
+}
+
 // ConsentURL starts the admin-consent flow of scimd's multi-tenant app
 // for a directory and returns the URL to open as a Global Administrator.
 func (s *Service) ConsentURL(ctx context.Context, directoryID string) (string, error) {

@@ -361,6 +361,8 @@ type Store interface {
 	// deletes the presence of the users in del, in one transaction. Users
 	// that are no longer in the directory are skipped.
 	WritePresence(ctx context.Context, directoryID string, set []Presence, del []string) error
+
+	ConsoleStore
 }
 
 // Clone returns d with its own copies of the slices, for caches that must

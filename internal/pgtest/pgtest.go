@@ -41,9 +41,13 @@ var run struct {
 
 var schemas atomic.Int64
 
-// Main runs the package's tests and drops the run's database afterwards.
-func Main(m *testing.M) {
+// Main runs the package's tests, then after (e.g. closing a browser the
+// tests shared), and drops the run's database.
+func Main(m *testing.M, after ...func()) {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	os.Exit(finish(code))
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/console"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
@@ -25,6 +26,7 @@ type handlerDeps struct {
 	SCIM    *scim.Server
 	Admin   *api.Admin
 	Lookup  *api.Lookup
+	Console *console.Console
 	Metrics *metrics
 	// CORSOrigins are SCIMD_CORS_ORIGINS; empty: no CORS.
 	CORSOrigins []string
@@ -53,7 +55,10 @@ func NewHandler(d handlerDeps) http.Handler {
 	r.Handle("/metrics", d.Metrics.handler()).Methods(http.MethodGet)
 	d.Admin.Register(r)
 	d.Admin.RegisterConsentCallback(r)
-	registerIndex(r, d.Admin)
+	registerIndex(r, d.Admin, d.Console != nil)
+	if d.Console != nil {
+		d.Console.Register(r)
+	}
 	if d.extraRoutes != nil {
 		d.extraRoutes(r)
 	}

@@ -56,6 +56,8 @@ type testOptions struct {
 	databaseURL string
 	// leaseTTL is the presence pollers' lease, see Main.
 	leaseTTL time.Duration
+	// clock is the admin API's and the console's clock, see Main.
+	clock func() time.Time
 	// Presence test hooks, see Main.
 	presenceInterval, streamHeartbeat, writeTimeout time.Duration
 }
@@ -102,6 +104,7 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 		streamHeartbeat:  opts.streamHeartbeat,
 		writeTimeout:     opts.writeTimeout,
 		leaseTTL:         opts.leaseTTL,
+		clock:            opts.clock,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

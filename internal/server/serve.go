@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scimd/scimd/api"
+	"github.com/scimd/scimd/console"
 	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
@@ -52,6 +53,9 @@ type Main struct {
 	syncLogPruned func(deleted int64, err error)
 	// leaseTTL, when set, is the presence pollers' lease (tests).
 	leaseTTL time.Duration
+	// clock, when set, is the admin API's and the console's clock (tests
+	// expire setup links and sessions with it).
+	clock func() time.Time
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -121,6 +125,17 @@ func (m *Main) Open(ctx context.Context) error {
 		Heartbeat:      m.streamHeartbeat,
 	})
 
+	admin := api.NewAdmin(api.AdminConfig{
+		Store:          db,
+		PublicURL:      m.Config.PublicURL,
+		AdminTokenHash: adminHash,
+		Logger:         log,
+		MaxBodyBytes:   m.Config.MaxBodyBytes,
+		Presence:       svc,
+		Now:            m.clock,
+		ConsolePath:    console.Prefix,
+		Version:        version,
+	})
 	h := NewHandler(handlerDeps{
 		Logger: log,
 		Store:  db,
@@ -130,16 +145,17 @@ func (m *Main) Open(ctx context.Context) error {
 			Logger:       log,
 			MaxBodyBytes: m.Config.MaxBodyBytes,
 		}),
-		Admin: api.NewAdmin(api.AdminConfig{
-			Store:          db,
-			PublicURL:      m.Config.PublicURL,
+		Admin:  admin,
+		Lookup: lookup,
+		Console: console.New(console.Config{
+			Admin:          admin,
 			AdminTokenHash: adminHash,
+			PublicURL:      m.Config.PublicURL,
+			LoginURL:       m.Config.LoginURL,
 			Logger:         log,
-			MaxBodyBytes:   m.Config.MaxBodyBytes,
 			Presence:       svc,
-			Version:        version,
+			Now:            m.clock,
 		}),
-		Lookup:      lookup,
 		Metrics:     mtr,
 		CORSOrigins: m.Config.CORSOrigins,
 		extraRoutes: m.extraRoutes,

@@ -134,6 +134,10 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 		if err := notify(ctx, tx, store.Change{Kind: store.ChangeDirectory, DirectoryID: id}); err != nil {
 			return err
 		}
+		// Its setup links, and the console sessions opened with them, end now.
+		if _, err := tx.Exec(ctx, `DELETE FROM setup_links WHERE directory_id = $1`, id); err != nil {
+			return wrap("delete directory", err)
+		}
 		tag, err = tx.Exec(ctx, `DELETE FROM presence_links WHERE directory_id = $1`, id)
 		if err != nil || tag.RowsAffected() == 0 { // no link: nothing to announce
 			return wrap("delete directory", err)

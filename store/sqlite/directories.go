@@ -119,6 +119,10 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 		if _, err = tx.ExecContext(ctx, `DELETE FROM presence_links WHERE directory_id = ?`, id); err != nil {
 			return wrap("delete directory", err)
 		}
+		// Its setup links, and the console sessions opened with them, end now.
+		if _, err = tx.ExecContext(ctx, `DELETE FROM setup_links WHERE directory_id = ?`, id); err != nil {
+			return wrap("delete directory", err)
+		}
 		return insertAudit(ctx, tx, id)
 	})
 	db.dirs.Invalidate()

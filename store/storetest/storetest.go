@@ -83,6 +83,10 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Contacts/Isolation", testContactsIsolation},
 		{"Presence/Links", testPresenceLinks},
 		{"Presence/Data", testPresenceData},
+		{"Console/Sessions", testConsoleSessions},
+		{"Console/SetupLinks", testConsoleSetupLinks},
+		{"Console/Audit", testConsoleAudit},
+		{"Console/Overviews", testConsoleOverviews},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
