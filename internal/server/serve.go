@@ -139,6 +139,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Lookup: lookup,
 		Console: console.New(console.Config{
 			Admin:          admin,
+			Lookup:         lookup,
 			AdminTokenHash: adminHash,
 			PublicURL:      m.Config.PublicURL,
 			LoginURL:       m.Config.LoginURL,
