@@ -50,7 +50,7 @@ type settingsForm struct {
 	Fields                     []fieldRow
 	Custom                     []customRow
 	// SyncGroups: only members of OnlyGroups are shown (else all users).
-	SyncGroups                        bool
+	SyncGroups                         bool
 	OnlyGroups, ExcludeGroups, Domains string
 	// Problems are the refusal's problems by the form part they name:
 	// "phonePolicy", "defaultRegion", "required", "onlyGroups",
@@ -319,4 +319,3 @@ func (c *Console) storedForm(r *http.Request) *settingsForm {
 	}
 	return formOf(rules)
 }
-
