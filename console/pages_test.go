@@ -1,8 +1,12 @@
 package console
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,24 +14,55 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/api"
 	"github.com/scimd/scimd/internal/teststore"
+	"github.com/scimd/scimd/presence"
+	"github.com/scimd/scimd/presence/fakegraph"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
 
+// objectID is the Entra object id userJSON gives userName.
+func objectID(userName string) string {
+	sum := sha256.Sum256([]byte(userName))
+	h := hex.EncodeToString(sum[:16])
+	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32]
+}
+
 // newPagesFixture is newFixture with the lookup API's reads in the
 // console and the SCIM and lookup endpoints on the same server, so that
 // tests provision users as Entra does and read them as CX does.
-func newPagesFixture(t *testing.T) *fixture {
+func newPagesFixture(t *testing.T) *fixture { return newPresenceFixture(t, nil) }
+
+// newPresenceFixture is newPagesFixture with Teams presence through a
+// fake Graph (nil: without the presence service).
+func newPresenceFixture(t *testing.T, graph *fakegraph.Server) *fixture {
 	t.Helper()
 	f := &fixture{t: t, store: teststore.Open(t, teststore.Options{})}
 	const publicURL = "http://localhost:8080"
-	f.admin = api.NewAdmin(api.AdminConfig{Store: f.store, PublicURL: publicURL, AdminTokenHash: store.HashToken(adminToken), Now: f.now})
-	lookup := api.NewLookup(api.LookupConfig{Store: f.store, AdminTokenHash: store.HashToken(adminToken)})
+	var svc *presence.Service
+	if graph != nil {
+		gsrv := httptest.NewServer(graph)
+		t.Cleanup(gsrv.Close)
+		cfg := presence.Config{Store: f.store, Key: bytes.Repeat([]byte{7}, 32), LoginURL: gsrv.URL, GraphURL: gsrv.URL,
+			Interval: 50 * time.Millisecond, PublicURL: publicURL, Registerer: prometheus.NewRegistry()}
+		cfg.Shared, _ = f.store.(store.Shared)
+		var err error
+		if svc, err = presence.New(cfg); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = svc.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	f.admin = api.NewAdmin(api.AdminConfig{Store: f.store, PublicURL: publicURL, AdminTokenHash: store.HashToken(adminToken), Now: f.now, Presence: svc})
+	lookup := api.NewLookup(api.LookupConfig{Store: f.store, AdminTokenHash: store.HashToken(adminToken), Presence: svc, Heartbeat: 100 * time.Millisecond})
 	f.console = New(Config{Admin: f.admin, Lookup: lookup, AdminTokenHash: store.HashToken(adminToken), PublicURL: publicURL, Now: f.now})
 	r := mux.NewRouter()
 	scim.New(scim.Config{Store: f.store, PublicURL: publicURL}).Register(r)
@@ -65,9 +100,11 @@ func (f *fixture) scimCreate(d api.Directory, body string) (int, string) {
 	return resp.StatusCode, string(out)
 }
 
+// userJSON is a SCIM user as Entra sends it; its externalId (the Entra
+// object id) is derived from its userName.
 func userJSON(userName, given, family, phone string) string {
-	return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + userName + `","externalId":"` + strings.Repeat("a", 8) +
-		`-0000-4000-8000-` + strings.Repeat("0", 12) + `","active":true,"displayName":"` + given + ` ` + family + `",` +
+	return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + userName + `","externalId":"` + objectID(userName) +
+		`","active":true,"displayName":"` + given + ` ` + family + `",` +
 		`"name":{"givenName":"` + given + `","familyName":"` + family + `"},` +
 		`"emails":[{"type":"work","value":"` + userName + `","primary":true}],` +
 		`"phoneNumbers":[{"type":"work","value":"` + phone + `"}]}`
@@ -428,4 +465,144 @@ func TestSettingsPage(t *testing.T) {
 	if n != 3 {
 		t.Errorf("%d mapping changes audited, want 3", n)
 	}
+}
+
+const tenantID = "22222222-2222-4222-8222-222222222222"
+
+// connect connects the directory's presence with the customer's app, as
+// the wizard's form does.
+func (f *fixture) connect(d api.Directory) {
+	f.t.Helper()
+	st, err := f.admin.ConnectPresence(f.t.Context(), d.ID, presence.Credentials{TenantID: tenantID,
+		ClientID: fakegraph.DefaultClientID, ClientSecret: fakegraph.DefaultClientSecret})
+	if err != nil || st.State != store.PresenceConnected {
+		f.t.Fatalf("connect presence: %+v %v", st, err)
+	}
+}
+
+// TestPresencePage: the state and figures of the connection; Remove
+// access answers with the Entra-side steps, ends the polling and clears
+// the contacts' presence; the sync log and the audit trail record it.
+func TestPresencePage(t *testing.T) {
+	graph := fakegraph.New(fakegraph.Config{})
+	f := newPresenceFixture(t, graph)
+	d := f.directory("Contoso")
+	f.scimCreate(d, userJSON("alice@contoso.com", "Alice", "Smith", "+442071838750"))
+	graph.SetPresence(objectID("alice@contoso.com"), "Busy", "InACall")
+	b := f.browser()
+	b.signIn()
+	base := "/console/directories/" + d.ID + "/presence"
+	p := b.get(base)
+	if p.status != http.StatusOK || !strings.Contains(p.body, `data-state="not_connected"`) || strings.Contains(p.body, `id="remove-access"`) {
+		t.Fatalf("before connecting: %d", p.status)
+	}
+	f.connect(d)
+	var body string
+	for range 100 { // the first poll
+		body = b.get(base).body
+		if strings.Contains(body, `id="polled">1<`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{`data-state="connected"`, tenantID, "your app registration, with a client secret", `id="polled">1<`, `id="remove-access"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("connected page lacks %s", want)
+		}
+	}
+	contact := regexpFind(t, b.get("/console/directories/"+d.ID+"/contacts").body, `data-presence-for="([^"]+)">Busy · In a call<`)
+
+	p = b.post(base+"/revoke", nil, "")
+	if p.status != http.StatusOK || !strings.Contains(p.body, `id="azure-steps"`) || !strings.Contains(p.body, "App registrations") ||
+		!strings.Contains(p.body, fakegraph.DefaultClientID) || !strings.Contains(p.body, `data-state="revoked"`) || strings.Contains(p.body, `id="remove-access"`) {
+		t.Fatalf("revoke: %d %s", p.status, p.body)
+	}
+	if strings.Contains(b.get("/console/directories/"+d.ID+"/contacts/"+contact).body, "Busy") {
+		t.Error("the contact's presence outlived the revocation")
+	}
+	if log := b.get("/console/directories/" + d.ID + "/sync-log?resource=presence").body; !strings.Contains(log, "revoke") || !strings.Contains(log, "connect") {
+		t.Error("the sync log lacks the connect and the revoke")
+	}
+	// Again: nothing left to remove; the page still answers.
+	if p := b.get(base); p.status != http.StatusOK || strings.Contains(p.body, `id="azure-steps"`) {
+		t.Errorf("after revoking: %d", p.status)
+	}
+}
+
+// TestPresenceStream: the console's stream sends a contact's change in
+// the lookup API's format to a signed-in operator; signing out ends it at
+// the next heartbeat; without a session it does not open.
+func TestPresenceStream(t *testing.T) {
+	graph := fakegraph.New(fakegraph.Config{})
+	f := newPresenceFixture(t, graph)
+	d := f.directory("Contoso")
+	f.scimCreate(d, userJSON("alice@contoso.com", "Alice", "Smith", "+442071838750"))
+	f.connect(d)
+	b := f.browser()
+	b.signIn()
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/console/directories/"+d.ID+"/presence/stream", nil)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	graph.SetPresence(objectID("alice@contoso.com"), "DoNotDisturb", "Presenting")
+	deadline := time.After(10 * time.Second)
+	var got []string
+wait:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stream ended: %q", got)
+			}
+			got = append(got, l)
+			if strings.HasPrefix(l, "data: ") && strings.Contains(l, `"availability":"DoNotDisturb"`) {
+				break wait
+			}
+		case <-deadline:
+			t.Fatalf("no presence event: %q", got)
+		}
+	}
+	if got[0] != "retry: 5000" || !slicesContainsPrefix(got, "event: presence") || !slicesContainsPrefix(got, "id: ") {
+		t.Errorf("not the lookup API's format: %q", got)
+	}
+	// Sign out: the stream ends at its next heartbeat.
+	b.get("/console/directories")
+	b.post("/console/sign-out", nil, "")
+	for {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				goto ended
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the stream outlived its session")
+		}
+	}
+ended:
+	anon := f.browser()
+	if p := anon.get("/console/directories/" + d.ID + "/presence/stream"); p.status != http.StatusSeeOther {
+		t.Errorf("stream without a session: %d", p.status)
+	}
+}
+
+func slicesContainsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
 }
