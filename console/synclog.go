@@ -97,13 +97,20 @@ type syncLogData struct {
 	Periods  []choice
 	Statuses []choice
 	Types    []choice
-	Events   []api.SyncEvent
+	Events   []eventRow
 	Summary  api.SyncSummary
 	// Older is the link to the next (older) page, Newest back to the
 	// first; CSV downloads what the filters match.
 	Older, Newest, CSV string
 	// Filtered: the filters are not the defaults.
 	Filtered bool
+}
+
+// eventRow is a sync event with its time to the second: Entra sends a
+// cycle's requests within moments.
+type eventRow struct {
+	api.SyncEvent
+	When string
 }
 
 func selected(opts []choice, v string) []choice {
@@ -155,7 +162,9 @@ func (c *Console) syncLogPage(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, "read sync log", err)
 		return
 	}
-	data.Events = log.Events
+	for _, ev := range log.Events {
+		data.Events = append(data.Events, eventRow{SyncEvent: ev, When: ev.Time.UTC().Format("2 Jan 2006 15:04:05 UTC")})
+	}
 	vals := f.values()
 	data.CSV = base + "/sync-log.csv" + query(vals)
 	if r.URL.Query().Get("cursor") != "" {
