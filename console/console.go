@@ -47,6 +47,9 @@ type Config struct {
 	// form-action).
 	LoginURL string
 	Logger   *slog.Logger
+	// Presence is the presence service, for pages that stream presence
+	// changes (Subscribe); nil without one.
+	Presence *presence.Service
 	Now      func() time.Time // time.Now when nil
 	// IdleTimeout ends a session unused this long (default 30 min);
 	// SessionLifetime ends any session this long after sign-in (default
@@ -127,6 +130,7 @@ const (
 
 // Register adds the console's routes to r.
 func (c *Console) Register(r *mux.Router) {
+	r.Handle(Prefix, c.headers(http.RedirectHandler(Prefix+"/", http.StatusMovedPermanently)))
 	s := r.PathPrefix(Prefix).Subrouter()
 	c.route(s, "/", public, get(c.home))
 	c.route(s, "/static/{file}", public, get(serveStatic))

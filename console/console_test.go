@@ -401,3 +401,22 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("after an hour: %d addresses", n)
 	}
 }
+
+// TestSafeNext: after sign-in, only a console page, never another site.
+func TestSafeNext(t *testing.T) {
+	for next, want := range map[string]string{
+		"/console/directories/x":     "/console/directories/x",
+		"":                           "/console/directories",
+		"https://evil.example/":      "/console/directories",
+		"//evil.example/console/":    "/console/directories",
+		"/console/..//evil.example":  "/console/directories",
+		"/console/\\evil.example":    "/console/directories",
+		"/console/sign-out":          "/console/directories",
+		"/console/setup/scimd_setup": "/console/directories",
+		"/console/x\r\nSet-Cookie:":  "/console/directories",
+	} {
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+}

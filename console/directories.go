@@ -63,7 +63,7 @@ type directoryRow struct {
 // directoriesPage lists every directory with its figures, read by one
 // store query.
 func (c *Console) directoriesPage(w http.ResponseWriter, r *http.Request) {
-	ovs, err := c.store.DirectoryOverviews(r.Context(), c.cfg.Now().Add(-failureWindow))
+	ovs, err := c.store.DirectoryOverviews(r.Context(), c.cfg.Now().Add(-failureWindow), "")
 	if err != nil {
 		c.internalError(w, r, "list directories", err)
 		return
@@ -176,6 +176,9 @@ func (c *Console) rotateToken(w http.ResponseWriter, r *http.Request) {
 
 // overviewData is a directory's overview page.
 type overviewData struct {
+	// Figures are the list's figures of this directory.
+	Figures       store.DirectoryOverview
+	Health        Health
 	Presence      *presence.Status
 	PresenceLabel string
 	SetupLinks    []api.SetupLink
@@ -201,6 +204,14 @@ func (c *Console) renderOverview(w http.ResponseWriter, r *http.Request, status 
 	ctx := r.Context()
 	d := DirectoryFrom(ctx)
 	data := overviewData{NewLink: newLink, LinkTTLs: linkTTLs, Graces: graceChoices}
+	ovs, err := c.store.DirectoryOverviews(ctx, c.cfg.Now().Add(-failureWindow), d.ID)
+	if err != nil {
+		c.internalError(w, r, "read directory figures", err)
+		return
+	}
+	if len(ovs) == 1 {
+		data.Figures, data.Health = ovs[0], healthOf(ovs[0])
+	}
 	if c.admin.PresenceAvailable() {
 		st, err := c.admin.PresenceStatus(ctx, d.ID)
 		if err != nil {

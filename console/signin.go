@@ -112,7 +112,7 @@ func roundUp(d time.Duration) string {
 // safeNext is where to go after signing in: a console page, never
 // another site.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, Prefix+"/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") ||
+	if !strings.HasPrefix(next, Prefix+"/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") || strings.Contains(next, "/..") ||
 		strings.HasPrefix(next, Prefix+"/sign-") || strings.HasPrefix(next, Prefix+"/setup/") {
 		return Prefix + "/directories"
 	}

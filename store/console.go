@@ -99,6 +99,7 @@ type ConsoleStore interface {
 	DeleteSetupLink(ctx context.Context, directoryID, id string) error
 
 	// DirectoryOverviews returns every directory, ordered as
-	// ListDirectories, with its figures; Failures counts since since.
-	DirectoryOverviews(ctx context.Context, since time.Time) ([]DirectoryOverview, error)
+	// ListDirectories, with its figures (only directory id's when id is
+	// not ""); Failures counts since since.
+	DirectoryOverviews(ctx context.Context, since time.Time, id string) ([]DirectoryOverview, error)
 }

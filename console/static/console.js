@@ -19,8 +19,3 @@ document.addEventListener("click", function (ev) {
     try { if (document.execCommand("copy")) done(); } catch (e) { /* the value stays selected for Ctrl+C */ }
   }
 });
-// Confirmations for buttons that say so (data-confirm="…").
-document.addEventListener("submit", function (ev) {
-  var msg = ev.target.getAttribute("data-confirm");
-  if (msg && !window.confirm(msg)) ev.preventDefault();
-});

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/scimd/scimd/presence/fakegraph"
@@ -55,7 +56,6 @@ func TestConsoleBrowserSignIn(t *testing.T) {
 	if row := text(t, ctx, "table.list tbody tr"); !strings.Contains(row, "default") || !strings.Contains(row, "Waiting for Entra") {
 		t.Errorf("directories list row %q", row)
 	}
-	screenshot(t, ctx, "directories")
 
 	submit(t, ctx, "sign out", "form[action='/console/sign-out'] button")
 	if h := text(t, ctx, "main h1"); h != "Signed out" {
@@ -119,6 +119,19 @@ func TestConsoleBrowserWizard(t *testing.T) {
 		t.Errorf("attribute mapping table: %q", m)
 	}
 	screenshot(t, ctx, "wizard-entra")
+	// The copy button puts the Tenant URL on the clipboard (which the
+	// test may read back).
+	if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, Setting: cdpbrowser.PermissionSettingGranted,
+		Origin: s.url, BrowserContextID: chromedp.FromContext(ctx).BrowserContextID,
+	}); err != nil {
+		t.Fatalf("allow reading the clipboard: %v", err)
+	}
+	do(t, ctx, "copy the Tenant URL", chromedp.Click(chromedp.CSS("button[data-copy='tenant-url']")),
+		chromedp.WaitVisible(chromedp.CSS("button[data-copy='tenant-url'].copied")))
+	if clip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); err != nil || clip != tenantURL {
+		t.Errorf("clipboard after Copy: %q, %v", clip, err)
+	}
 	// Reloading does not show the token again: scimd keeps its hash only.
 	do(t, ctx, "reload the Entra step", chromedp.Navigate(s.url+"/console/directories/"+dirID+"/setup"))
 	if n, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#secret-token"), chromedp.AtLeast(0))); err != nil || len(n) != 0 {
@@ -167,9 +180,34 @@ func TestConsoleBrowserWizard(t *testing.T) {
 		t.Errorf("audit trail: the console is the actor, without secrets: %s", audit)
 	}
 
+	// Entra provisions a user: the list counts it, and marks the directory healthy.
+	s.createSCIMUser(directoryJSON{ID: dirID, SCIMToken: rotated}, annArcher)
 	do(t, ctx, "list", chromedp.Navigate(s.url+"/console/directories"))
-	if row := text(t, ctx, "table.list tbody tr:nth-child(2)"); !strings.Contains(row, "Contoso") || !strings.Contains(row, "Connected") {
-		t.Errorf("list row of Contoso: %q", row)
+	row := text(t, ctx, "table.list tbody tr:nth-child(2)")
+	for _, want := range []string{"Contoso", "Connected", "✓ Healthy"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("list row of Contoso %q lacks %q", row, want)
+		}
+	}
+	if users := text(t, ctx, "table.list tbody tr:nth-child(2) td[data-label=Users]"); users != "1" {
+		t.Errorf("Contoso's users: %q", users)
+	}
+	screenshot(t, ctx, "directories")
+
+	// Deleting asks for the directory's name first.
+	do(t, ctx, "open the delete page", chromedp.Navigate(s.url+"/console/directories/"+dirID+"/delete"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "Contoso Ltd"))
+	submit(t, ctx, "delete with the wrong name", "form[action$='/delete'] button")
+	if msg := text(t, ctx, ".alert"); !strings.Contains(msg, "Type the directory's name") {
+		t.Fatalf("wrong confirmation: %q", msg)
+	}
+	do(t, ctx, "type the name", chromedp.Clear(chromedp.ID("confirm")), chromedp.SendKeys(chromedp.ID("confirm"), "Contoso"))
+	submit(t, ctx, "delete", "form[action$='/delete'] button")
+	if f := text(t, ctx, ".flash"); f != "The directory was deleted." {
+		t.Fatalf("after deleting: %q", f)
+	}
+	if st := scimGet(s, tenantURL, rotated); st != http.StatusUnauthorized {
+		t.Errorf("SCIM after the delete: %d", st)
 	}
 }
 

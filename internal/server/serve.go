@@ -144,6 +144,7 @@ func (m *Main) Open(ctx context.Context) error {
 			PublicURL:      m.Config.PublicURL,
 			LoginURL:       m.Config.LoginURL,
 			Logger:         log,
+			Presence:       svc,
 			Now:            m.clock,
 		}),
 		Metrics:     mtr,

@@ -148,7 +148,7 @@ func scanSetupLink(row pgx.Row) (store.SetupLink, error) {
 // rows (counts read users_created and groups_created; the last change is
 // the newest row of sync_events_directory that is not presence; failures
 // read the partial index of refused writes).
-func (db *DB) DirectoryOverviews(ctx context.Context, since time.Time) ([]store.DirectoryOverview, error) {
+func (db *DB) DirectoryOverviews(ctx context.Context, since time.Time, id string) ([]store.DirectoryOverview, error) {
 	rows, err := db.pool.Query(ctx, `SELECT d.id, d.name, d.scim_token_hash, d.previous_token_hash, d.previous_token_expires,
 		d.mapping, d.created, d.updated,
 		(SELECT count(*) FROM users u WHERE u.directory_id = d.id),
@@ -158,7 +158,7 @@ func (db *DB) DirectoryOverviews(ctx context.Context, since time.Time) ([]store.
 		(SELECT count(*) FROM sync_events f WHERE f.directory_id = d.id AND f.failed AND f.time >= $1),
 		coalesce(p.state, '')
 		FROM directories d LEFT JOIN presence_links p ON p.directory_id = d.id
-		WHERE NOT d.deleting ORDER BY d.created, d.id`, ceilMicro(since))
+		WHERE NOT d.deleting AND ($2 = '' OR d.id = $2) ORDER BY d.created, d.id`, ceilMicro(since), id)
 	if err != nil {
 		return nil, wrap("list directory overviews", err)
 	}

@@ -171,16 +171,16 @@ func scanSetupLink(row interface{ Scan(...any) error }) (store.SetupLink, error)
 // rows (counts walk users_created and groups_created; the last change is
 // the newest row of sync_events_directory that is not presence; failures
 // read the partial index of refused writes).
-func (db *DB) DirectoryOverviews(ctx context.Context, since time.Time) ([]store.DirectoryOverview, error) {
+func (db *DB) DirectoryOverviews(ctx context.Context, since time.Time, id string) ([]store.DirectoryOverview, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT d.id, d.name, d.scim_token_hash, d.previous_token_hash, d.previous_token_expires, d.mapping, d.created, d.updated,
 		(SELECT count(*) FROM users u WHERE u.directory_id = d.id),
 		(SELECT count(*) FROM groups g WHERE g.directory_id = d.id),
 		coalesce((SELECT e.time FROM sync_events e WHERE e.directory_id = d.id AND e.resource_type IN ('User', 'Group')
 			ORDER BY e.id DESC LIMIT 1), ''),
-		(SELECT count(*) FROM sync_events f WHERE f.directory_id = d.id AND f.failed = 1 AND f.time >= ?),
+		(SELECT count(*) FROM sync_events f WHERE f.directory_id = d.id AND f.failed = 1 AND f.time >= ?1),
 		coalesce(p.state, '')
 		FROM directories d LEFT JOIN presence_links p ON p.directory_id = d.id
-		WHERE d.deleting = 0 ORDER BY d.created, d.id`, formatTime(since))
+		WHERE d.deleting = 0 AND (?2 = '' OR d.id = ?2) ORDER BY d.created, d.id`, formatTime(since), id)
 	if err != nil {
 		return nil, wrap("list directory overviews", err)
 	}

@@ -194,7 +194,7 @@ func testConsoleOverviews(t *testing.T, s store.Store) {
 	}
 	lastSCIM, groupTime := evs[1].Time, evs[2].Time // newest first: Presence, User, Group, User
 
-	ovs, err := s.DirectoryOverviews(ctx, time.Time{})
+	ovs, err := s.DirectoryOverviews(ctx, time.Time{}, "")
 	if err != nil || len(ovs) != 2 {
 		t.Fatalf("DirectoryOverviews = %+v, %v", ovs, err)
 	}
@@ -208,14 +208,17 @@ func testConsoleOverviews(t *testing.T, s store.Store) {
 		t.Errorf("overview of B = %+v, want empty", ob)
 	}
 	// Failures count from since on: one of them is after the group's event.
-	ovs, err = s.DirectoryOverviews(ctx, groupTime)
+	ovs, err = s.DirectoryOverviews(ctx, groupTime, "")
 	if err != nil || ovs[0].Failures != 1 {
 		t.Errorf("failures since the last one = %+v, %v; want 1", ovs, err)
+	}
+	if one, err := s.DirectoryOverviews(ctx, time.Time{}, b.ID); err != nil || len(one) != 1 || one[0].Directory.ID != b.ID {
+		t.Errorf("DirectoryOverviews(B only) = %+v, %v", one, err)
 	}
 	if err := s.DeleteDirectory(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	if ovs, err := s.DirectoryOverviews(ctx, time.Time{}); err != nil || len(ovs) != 1 || ovs[0].Directory.ID != a.ID {
+	if ovs, err := s.DirectoryOverviews(ctx, time.Time{}, ""); err != nil || len(ovs) != 1 || ovs[0].Directory.ID != a.ID {
 		t.Errorf("DirectoryOverviews after a delete = %+v, %v", ovs, err)
 	}
 }
