@@ -606,3 +606,30 @@ func slicesContainsPrefix(list []string, prefix string) bool {
 	}
 	return false
 }
+
+// TestPagesEscaping: a directory, a user and a sync log result named
+// like scripts are text on every page of a directory; the pages carry
+// no inline script or style.
+func TestPagesEscaping(t *testing.T) {
+	f := newPagesFixture(t)
+	const evil = `<script>alert(1)</script>`
+	d := f.directory(evil)
+	f.scimCreate(d, userJSON("eve@contoso.com", evil, "Smith", "+442071838750"))
+	_ = f.store.RecordSyncEvent(t.Context(), store.SyncEvent{DirectoryID: d.ID, Operation: "create", ResourceType: "User",
+		Identity: evil, Failed: true, Result: evil})
+	b := f.browser()
+	b.signIn()
+	id := regexpFind(t, b.get("/console/directories/"+d.ID+"/contacts").body, `/contacts/([0-9a-f-]{36})"`)
+	for _, path := range []string{"/settings", "/sync-log", "/contacts", "/contacts/results?q=eve", "/contacts/" + id, "/presence", "/api-keys"} {
+		p := b.get("/console/directories/" + d.ID + path)
+		if p.status != http.StatusOK || strings.Contains(p.body, evil) || !strings.Contains(p.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("%s: %d, escaped: %v", path, p.status, strings.Contains(p.body, "&lt;script&gt;"))
+		}
+		if strings.Contains(p.body, "<script>") || strings.Contains(p.body, " style=") || strings.Contains(p.body, " onclick=") {
+			t.Errorf("%s: inline script or style", path)
+		}
+		if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+	}
+}
