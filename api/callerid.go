@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,31 +28,51 @@ func (l *Lookup) lookupPhone(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sc := scopeFrom(r)
+	out, err := l.callerID(r.Context(), scopeFrom(r), vals.Get("phone"), vals.Get("region"))
+	if err != nil {
+		l.fail(w, r, "look up phone", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// CallerID is a caller-ID answer: the number in E.164 and its contacts.
+type CallerID = callerIDJSON
+
+// CallerID looks a caller's number up in the directory as the lookup
+// API's caller-ID does (same parsing and messages): phone in E.164 or,
+// with region (default: the directory's defaultRegion), in national
+// format. A refusal is a *Problem naming the problem.
+func (l *Lookup) CallerID(ctx context.Context, directoryID, phone, region string) (CallerID, error) {
+	sc, err := l.scope(ctx, directoryID)
+	if err != nil {
+		return CallerID{}, err
+	}
+	return l.callerID(ctx, sc, phone, region)
+}
+
+func (l *Lookup) callerID(ctx context.Context, sc *scope, phone, regionParam string) (callerIDJSON, error) {
 	region := sc.region
-	if v := vals.Get("region"); v != "" {
+	if v := regionParam; v != "" {
 		region = strings.ToUpper(v)
 		// phonenumbers ignores an unknown region for international
 		// numbers and fails national ones with a misleading reason.
 		if !mapping.ValidRegion(region) {
-			badParam(w, "region", fmt.Sprintf("must be an ISO 3166-1 alpha-2 region code such as US or GB, got %q", clip(v)))
-			return
+			return callerIDJSON{}, paramProblem("region", fmt.Sprintf("must be an ISO 3166-1 alpha-2 region code such as US or GB, got %q", clip(v)))
 		}
 	}
-	phone := strings.TrimSpace(vals.Get("phone"))
+	phone = strings.TrimSpace(phone)
 	switch {
 	case phone == "":
-		badParam(w, "phone", "is required: the caller's number, in E.164 (+442071838750) or in national format with region")
-		return
+		return callerIDJSON{}, paramProblem("phone", "is required: the caller's number, in E.164 (+442071838750) or in national format with region")
 	case len(phone) > maxPhoneLength:
-		badParam(w, "phone", fmt.Sprintf("must be at most %d characters", maxPhoneLength))
-		return
+		return callerIDJSON{}, paramProblem("phone", fmt.Sprintf("must be at most %d characters", maxPhoneLength))
 	case region == "" && !strings.HasPrefix(phone, "+") && isPhoneLike(phone):
 		// mapping's reason would point at the directory's mapping rules,
 		// which a CX client cannot change.
-		WriteError(w, http.StatusBadRequest, "invalid_phone", fmt.Sprintf(
+		return callerIDJSON{}, newProblem(http.StatusBadRequest, "invalid_phone", fmt.Sprintf(
 			`parameter "phone": %q has no country code: send it with "+" and the country code, or pass region (e.g. region=GB)`, clip(phone)))
-		return
 	}
 	// A number sent in E.164 is first looked up as sent: contacts' numbers
 	// are stored in E.164, so one equal to it is a match whatever the
@@ -60,39 +81,33 @@ func (l *Lookup) lookupPhone(w http.ResponseWriter, r *http.Request) {
 	// and the parser's memo rarely helps; it now runs only on a miss.
 	asSent := mapping.IsE164(phone)
 	if asSent {
-		recs, err := l.cfg.Store.LookupPhone(r.Context(), sc.directoryID, phone, sc.visibility)
+		recs, err := l.cfg.Store.LookupPhone(ctx, sc.directoryID, phone, sc.visibility)
 		if err != nil {
-			l.internal(w, r, "look up phone", err)
-			return
+			return callerIDJSON{}, err
 		}
 		if len(recs) > 0 {
-			l.writeCallerID(w, sc.directoryID, phone, recs)
-			return
+			return l.callerIDOut(sc.directoryID, phone, recs), nil
 		}
 	}
 	e164, err := mapping.NormalizePhone(phone, mapping.PhoneLenient, region)
 	if err != nil {
 		var ref *mapping.Refusal
 		if !errors.As(err, &ref) {
-			l.internal(w, r, "normalise phone", err)
-			return
+			return callerIDJSON{}, fmt.Errorf("normalise phone: %w", err)
 		}
-		WriteError(w, http.StatusBadRequest, "invalid_phone", `parameter "phone": `+ref.Error())
-		return
+		return callerIDJSON{}, newProblem(http.StatusBadRequest, "invalid_phone", `parameter "phone": `+ref.Error())
 	}
 	var recs []store.ContactRecord
 	if !asSent || e164 != phone { // else the lookup above was this one
-		if recs, err = l.cfg.Store.LookupPhone(r.Context(), sc.directoryID, e164, sc.visibility); err != nil {
-			l.internal(w, r, "look up phone", err)
-			return
+		if recs, err = l.cfg.Store.LookupPhone(ctx, sc.directoryID, e164, sc.visibility); err != nil {
+			return callerIDJSON{}, err
 		}
 	}
-	l.writeCallerID(w, sc.directoryID, e164, recs)
+	return l.callerIDOut(sc.directoryID, e164, recs), nil
 }
 
-func (l *Lookup) writeCallerID(w http.ResponseWriter, directoryID, e164 string, recs []store.ContactRecord) {
-	w.Header().Set("Cache-Control", "no-store")
-	WriteJSON(w, http.StatusOK, callerIDJSON{Phone: e164, Contacts: l.contactsOut(directoryID, recs)})
+func (l *Lookup) callerIDOut(directoryID, e164 string, recs []store.ContactRecord) callerIDJSON {
+	return callerIDJSON{Phone: e164, Contacts: l.contactsOut(directoryID, recs)}
 }
 
 // isPhoneLike reports whether s is digits and phone punctuation only.

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -55,23 +57,18 @@ func (l *Lookup) listGroups(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, out)
 }
 
-// visibleGroup answers 404 unless id names a group the caller may see.
-func (l *Lookup) visibleGroup(w http.ResponseWriter, r *http.Request, id string) bool {
+// visibleGroup is nil when id names a group the scope may see, else a
+// 404 "group not found" (or the store's failure).
+func (l *Lookup) visibleGroup(ctx context.Context, sc *scope, id string) error {
+	notFound := newProblem(http.StatusNotFound, "not_found", "group not found")
 	if !plausibleID(id) {
-		WriteError(w, http.StatusNotFound, "not_found", "group not found")
-		return false
+		return notFound
 	}
-	sc := scopeFrom(r)
-	g, err := l.cfg.Store.GetGroup(r.Context(), sc.directoryID, id)
-	if err != nil {
-		l.storeError(w, r, "group", err)
-		return false
+	g, err := l.cfg.Store.GetGroup(ctx, sc.directoryID, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !groupShown(sc.visibility, g.DisplayName) {
+		return notFound
 	}
-	if !groupShown(sc.visibility, g.DisplayName) {
-		WriteError(w, http.StatusNotFound, "not_found", "group not found")
-		return false
-	}
-	return true
+	return err
 }
 
 // groupShown applies the group rules of the visibility to the group

@@ -171,14 +171,30 @@ func (l *Lookup) internal(w http.ResponseWriter, r *http.Request, op string, err
 	writeInternal(w, r, l.log, op, err)
 }
 
-// storeError answers a store failure of a read of what (a "contact", a
-// "group").
-func (l *Lookup) storeError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	if errors.Is(err, store.ErrNotFound) {
-		WriteError(w, http.StatusNotFound, "not_found", what+" not found")
+// fail answers err: a *Problem as itself, anything else as an internal
+// error (writeInternal).
+func (l *Lookup) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	if p := AsProblem(err); p != nil {
+		WriteError(w, p.Status, p.Code, p.Message)
 		return
 	}
-	l.internal(w, r, "read "+what, err)
+	l.internal(w, r, op, err)
+}
+
+// scope reads what the directory's rules let a reader see, for the
+// exported reads (the console's): they authenticate their own way.
+func (l *Lookup) scope(ctx context.Context, directoryID string) (*scope, error) {
+	if !plausibleID(directoryID) {
+		return nil, newProblem(http.StatusNotFound, "not_found", "directory not found")
+	}
+	d, err := l.cfg.Store.GetDirectory(ctx, directoryID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, newProblem(http.StatusNotFound, "not_found", "directory not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return scopeOf(d)
 }
 
 // scopeOf derives what a directory's rules mean for reads: its visibility

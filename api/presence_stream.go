@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -41,8 +42,7 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	svc := l.cfg.Presence
-	if svc == nil {
+	if l.cfg.Presence == nil {
 		writePresenceUnavailable(w)
 		return
 	}
@@ -50,6 +50,48 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 	if lastID == "" {
 		lastID = strings.TrimSpace(vals.Get("lastEventId"))
 	}
+	l.stream(w, r, scopeFrom(r), lastID, func(sc *scope) (*scope, bool) { return l.stillAdmitted(r, sc) })
+}
+
+// ServePresenceStream streams the directory's presence changes exactly as
+// the lookup API's stream does (format, visibility rules, Last-Event-ID
+// resume, heartbeats), to a caller that authenticated its own way: the
+// console's session. admitted is asked again at every heartbeat; false
+// ends the stream, as does the directory's delete.
+func (l *Lookup) ServePresenceStream(w http.ResponseWriter, r *http.Request, directoryID string, admitted func(context.Context) bool) {
+	if l.cfg.Presence == nil {
+		writePresenceUnavailable(w)
+		return
+	}
+	sc, err := l.scope(r.Context(), directoryID)
+	if err != nil {
+		l.fail(w, r, "presence stream: read directory", err)
+		return
+	}
+	lastID := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	if lastID == "" {
+		lastID = strings.TrimSpace(r.URL.Query().Get("lastEventId"))
+	}
+	l.stream(w, r, sc, lastID, func(sc *scope) (*scope, bool) {
+		if !admitted(r.Context()) {
+			return nil, false
+		}
+		next, err := l.scope(r.Context(), directoryID)
+		if AsProblem(err) != nil { // the directory is gone
+			return nil, false
+		}
+		if err != nil {
+			l.log.WarnContext(r.Context(), "presence stream: recheck directory failed", "err", err)
+			return sc, true
+		}
+		return next, true
+	})
+}
+
+// stream sends the scope's presence changes from lastID on; recheck
+// runs at every heartbeat and may end the stream or change its scope.
+func (l *Lookup) stream(w http.ResponseWriter, r *http.Request, sc *scope, lastID string, recheck func(*scope) (*scope, bool)) {
+	svc := l.cfg.Presence
 	select {
 	case <-l.closing:
 		w.Header().Set("Retry-After", "5")
@@ -59,7 +101,6 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	sc := scopeFrom(r)
 	rc := http.NewResponseController(w)
 	// The server's WriteTimeout bounds ordinary answers; a stream is meant
 	// to stay open, so it lifts the deadline for this response.
@@ -134,7 +175,7 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-heartbeat.C:
-			next, ok := l.stillAdmitted(r, sc)
+			next, ok := recheck(sc)
 			if !ok {
 				l.log.InfoContext(ctx, "presence stream closed: credential or directory no longer valid", "directory_id", sc.directoryID)
 				return

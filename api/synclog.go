@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"maps"
@@ -77,17 +78,46 @@ func (a *Admin) syncLog(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q, ok := syncQuery(w, r, true)
-	if !ok || !a.directoryExists(w, r, id) {
+	vals, ok := queryParams(w, r, syncParams(true)...)
+	if !ok {
 		return
+	}
+	q, err := ParseSyncQuery(vals, true)
+	if err != nil {
+		a.fail(w, r, "list sync events", err)
+		return
+	}
+	out, err := a.SyncLog(r.Context(), id, q)
+	if err != nil {
+		a.fail(w, r, "list sync events", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store") // user names
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// SyncEvent is a sync event as the admin API and the console show it.
+type SyncEvent = syncEventJSON
+
+// SyncLogPage is a page of a directory's sync log.
+type SyncLogPage = syncLogJSON
+
+// SyncLog returns a page of the directory's sync log matching q (see
+// ParseSyncQuery), newest first; an unknown directory is not an empty
+// log.
+func (a *Admin) SyncLog(ctx context.Context, directoryID string, q store.SyncQuery) (SyncLogPage, error) {
+	if err := a.directoryFound(ctx, directoryID); err != nil {
+		return SyncLogPage{}, err
+	}
+	if q.Limit <= 0 || q.Limit > maxSyncLimit {
+		q.Limit = defaultSyncLimit
 	}
 	// One more than asked tells whether another page follows.
 	limit := q.Limit
 	q.Limit++
-	evs, err := a.cfg.Store.ListSyncEvents(r.Context(), id, q)
+	evs, err := a.cfg.Store.ListSyncEvents(ctx, directoryID, q)
 	if err != nil {
-		a.storeError(w, r, "list sync events", err)
-		return
+		return SyncLogPage{}, storeProblem(err, "directory not found")
 	}
 	out := syncLogJSON{Events: make([]syncEventJSON, 0, min(len(evs), limit))}
 	if len(evs) > limit {
@@ -101,8 +131,7 @@ func (a *Admin) syncLog(w http.ResponseWriter, r *http.Request) {
 			Result: ev.Result,
 		})
 	}
-	w.Header().Set("Cache-Control", "no-store") // user names
-	WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // syncSummary answers the directory's event counts since a time.
@@ -115,19 +144,35 @@ func (a *Admin) syncSummary(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	since := a.cfg.Now().Add(-defaultSummaryWindow)
+	var since time.Time
 	if v := vals.Get("since"); v != "" {
 		if since, ok = parseTimeParam(w, "since", v); !ok {
 			return
 		}
 	}
-	if !a.directoryExists(w, r, id) {
+	out, err := a.SyncSummary(r.Context(), id, since)
+	if err != nil {
+		a.fail(w, r, "summarise sync events", err)
 		return
 	}
-	counts, err := a.cfg.Store.SyncSummary(r.Context(), id, since)
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// SyncSummary is a directory's sync event counts since a time.
+type SyncSummary = syncSummaryJSON
+
+// SyncSummary counts the directory's events since a time (the zero time:
+// the last 24 hours).
+func (a *Admin) SyncSummary(ctx context.Context, directoryID string, since time.Time) (SyncSummary, error) {
+	if since.IsZero() {
+		since = a.cfg.Now().Add(-defaultSummaryWindow)
+	}
+	if err := a.directoryFound(ctx, directoryID); err != nil {
+		return SyncSummary{}, err
+	}
+	counts, err := a.cfg.Store.SyncSummary(ctx, directoryID, since)
 	if err != nil {
-		a.storeError(w, r, "summarise sync events", err)
-		return
+		return SyncSummary{}, storeProblem(err, "directory not found")
 	}
 	out := syncSummaryJSON{Since: since.UTC(), Counts: make([]syncCountJSON, 0, len(counts))}
 	for _, c := range counts {
@@ -141,44 +186,39 @@ func (a *Admin) syncSummary(w http.ResponseWriter, r *http.Request) {
 			out.Success += c.Count
 		}
 	}
-	WriteJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
-// directoryExists answers 404 (or a store failure) unless the directory
-// exists: an unknown directory's log would otherwise look empty.
-func (a *Admin) directoryExists(w http.ResponseWriter, r *http.Request, id string) bool {
-	if _, err := a.cfg.Store.GetDirectory(r.Context(), id); err != nil {
-		a.storeError(w, r, "get directory", err)
-		return false
-	}
-	return true
-}
-
-// syncQuery reads the sync log filters (since, until, status, resource)
-// and, with paging, limit and cursor. Empty parameters count as absent.
-func syncQuery(w http.ResponseWriter, r *http.Request, paging bool) (store.SyncQuery, bool) {
+// syncParams are the sync log's query parameters, with or without
+// paging.
+func syncParams(paging bool) []string {
 	known := []string{"since", "until", "status", "resource"}
 	if paging {
 		known = append(known, "limit", "cursor")
 	}
-	vals, ok := queryParams(w, r, known...)
-	if !ok {
-		return store.SyncQuery{}, false
-	}
+	return known
+}
+
+// ParseSyncQuery reads the sync log filters (since, until, status,
+// resource) and, with paging, limit and cursor, as the admin API's
+// parameters name them. Empty values count as absent; other parameters
+// are ignored (the admin API refuses them first). A refusal is a
+// *Problem naming the parameter.
+func ParseSyncQuery(vals url.Values, paging bool) (store.SyncQuery, error) {
 	q := store.SyncQuery{Limit: defaultSyncLimit}
+	var err error
 	if v := vals.Get("since"); v != "" {
-		if q.Since, ok = parseTimeParam(w, "since", v); !ok {
-			return q, false
+		if q.Since, err = timeParam("since", v); err != nil {
+			return q, err
 		}
 	}
 	if v := vals.Get("until"); v != "" {
-		if q.Until, ok = parseTimeParam(w, "until", v); !ok {
-			return q, false
+		if q.Until, err = timeParam("until", v); err != nil {
+			return q, err
 		}
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
-		badParam(w, "until", "must not be before since")
-		return q, false
+		return q, paramProblem("until", "must not be before since")
 	}
 	switch v := strings.ToLower(vals.Get("status")); v {
 	case "":
@@ -186,8 +226,7 @@ func syncQuery(w http.ResponseWriter, r *http.Request, paging bool) (store.SyncQ
 		failed := v == "failed"
 		q.Failed = &failed
 	default:
-		badParam(w, "status", fmt.Sprintf("must be success or failed, got %q", clip(vals.Get("status"))))
-		return q, false
+		return q, paramProblem("status", fmt.Sprintf("must be success or failed, got %q", clip(vals.Get("status"))))
 	}
 	switch v := vals.Get("resource"); strings.ToLower(v) {
 	case "":
@@ -198,24 +237,25 @@ func syncQuery(w http.ResponseWriter, r *http.Request, paging bool) (store.SyncQ
 	case "presence": // connect and revoke of Teams presence
 		q.ResourceType = "Presence"
 	default:
-		badParam(w, "resource", fmt.Sprintf("must be User, Group or Presence, got %q", clip(v)))
-		return q, false
+		return q, paramProblem("resource", fmt.Sprintf("must be User, Group or Presence, got %q", clip(v)))
+	}
+	if !paging {
+		return q, nil
 	}
 	if v := vals.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxSyncLimit {
-			badParam(w, "limit", fmt.Sprintf("must be an integer from 1 to %d, got %q", maxSyncLimit, clip(v)))
-			return q, false
+			return q, paramProblem("limit", fmt.Sprintf("must be an integer from 1 to %d, got %q", maxSyncLimit, clip(v)))
 		}
 		q.Limit = n
 	}
 	if v := vals.Get("cursor"); v != "" {
+		var ok bool
 		if q.Before, ok = decodeCursor(v); !ok {
-			badParam(w, "cursor", "must be the nextCursor of a previous answer")
-			return q, false
+			return q, paramProblem("cursor", "must be the nextCursor of a previous answer")
 		}
 	}
-	return q, true
+	return q, nil
 }
 
 // queryParams parses the query string, refusing unknown and repeated
@@ -245,16 +285,32 @@ func queryParams(w http.ResponseWriter, r *http.Request, known ...string) (url.V
 }
 
 func parseTimeParam(w http.ResponseWriter, name, v string) (time.Time, bool) {
-	t, err := time.Parse(time.RFC3339Nano, v)
+	t, err := timeParam(name, v)
 	if err != nil {
-		badParam(w, name, fmt.Sprintf("must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", clip(v)))
+		p := AsProblem(err)
+		WriteError(w, p.Status, p.Code, p.Message)
 		return time.Time{}, false
 	}
 	return t, true
 }
 
+// timeParam parses an RFC 3339 time parameter.
+func timeParam(name, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, paramProblem(name, fmt.Sprintf("must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", clip(v)))
+	}
+	return t, nil
+}
+
 func badParam(w http.ResponseWriter, name, problem string) {
-	WriteError(w, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("parameter %q %s", name, problem))
+	p := paramProblem(name, problem)
+	WriteError(w, p.Status, p.Code, p.Message)
+}
+
+// paramProblem refuses a query parameter: problem says what it must be.
+func paramProblem(name, problem string) *Problem {
+	return newProblem(http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("parameter %q %s", name, problem))
 }
 
 // clip shortens a client's value quoted back in an error.

@@ -20,30 +20,44 @@ const csvPageTimeout = 60 * time.Second
 
 var csvHeader = []string{"Time", "Operation", "Resource", "Resource ID", "Email", "Type", "Sync Status", "Result"}
 
-// syncLogCSV streams every event matching the filters, newest first, as
-// CSV. Pages are read by id cursor, so events that arrive meanwhile are
-// left out rather than shifting rows.
+// syncLogCSV streams every event matching the filters as CSV
+// (WriteSyncLogCSV).
 func (a *Admin) syncLogCSV(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
 		return
 	}
-	q, ok := syncQuery(w, r, false)
+	vals, ok := queryParams(w, r, syncParams(false)...)
 	if !ok {
 		return
 	}
+	q, err := ParseSyncQuery(vals, false)
+	if err == nil {
+		err = a.WriteSyncLogCSV(w, r, id, q)
+	}
+	if err != nil {
+		a.fail(w, r, "export sync events", err)
+	}
+}
+
+// WriteSyncLogCSV streams every event of the directory matching q's
+// filters, newest first, as the CSV download (the admin API's and the
+// console's). Pages are read by id cursor, so events that arrive
+// meanwhile are left out rather than shifting rows. An error means
+// nothing was written yet: the caller answers it (a *Problem, or an
+// internal error). A store failure after the first rows aborts the
+// response, so that the client sees a cut download.
+func (a *Admin) WriteSyncLogCSV(w http.ResponseWriter, r *http.Request, id string, q store.SyncQuery) error {
 	d, err := a.cfg.Store.GetDirectory(r.Context(), id)
 	if err != nil {
-		a.storeError(w, r, "get directory", err)
-		return
+		return storeProblem(err, "directory not found")
 	}
-	q.Limit = csvPageSize
+	q.Limit, q.Before = csvPageSize, 0
 	// The first page is read before the status is sent, so that a store
 	// failure can still be a 500.
 	page, err := a.cfg.Store.ListSyncEvents(r.Context(), id, q)
 	if err != nil {
-		a.storeError(w, r, "export sync events", err)
-		return
+		return storeProblem(err, "directory not found")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
@@ -63,11 +77,11 @@ func (a *Admin) syncLogCSV(w http.ResponseWriter, r *http.Request) {
 		cw.Flush()
 		if err := cw.Error(); err != nil {
 			a.log.DebugContext(r.Context(), "sync log export stopped: client gone", "directory_id", id, "err", err)
-			return
+			return nil
 		}
 		_ = rc.Flush()
 		if len(page) < q.Limit {
-			return
+			return nil
 		}
 		q.Before = page[len(page)-1].ID
 		if page, err = a.cfg.Store.ListSyncEvents(r.Context(), id, q); err != nil {

@@ -33,6 +33,10 @@ const Prefix = "/console"
 type Config struct {
 	// Admin runs every operation; its store keeps the sessions.
 	Admin *api.Admin
+	// Lookup reads contacts as the lookup API shows them (search,
+	// caller-ID, a contact) and streams their presence. Nil: the
+	// directory pages that need it answer that they are unavailable.
+	Lookup *api.Lookup
 	// AdminTokenHash is store.HashToken of the admin token, which signs
 	// the operator in. Empty: only setup links sign anyone in.
 	AdminTokenHash []byte
@@ -148,6 +152,20 @@ func (c *Console) Register(r *mux.Router) {
 	c.route(s, "/directories/{id}/setup/presence/consent", directory, post(c.startConsent))
 	c.route(s, "/directories/{id}/setup/presence/connect", directory, post(c.connectPresence))
 	c.route(s, "/directories/{id}/setup/done", directory, get(c.donePage))
+
+	// A directory's pages (settings, sync log, contacts, presence, API keys).
+	c.route(s, "/directories/{id}/settings", operator, methods{http.MethodGet: c.settingsPage, http.MethodPost: c.saveSettings})
+	c.route(s, "/directories/{id}/settings/json", operator, post(c.saveSettingsJSON))
+	c.route(s, "/directories/{id}/sync-log", directory, get(c.syncLogPage))
+	c.route(s, "/directories/{id}/sync-log.csv", directory, get(c.syncLogCSV))
+	c.route(s, "/directories/{id}/contacts", operator, get(c.contactsPage))
+	c.route(s, "/directories/{id}/contacts/results", operator, get(c.contactResults))
+	c.route(s, "/directories/{id}/contacts/{contactId}", operator, get(c.contactPage))
+	c.route(s, "/directories/{id}/presence", directory, get(c.presencePage))
+	c.route(s, "/directories/{id}/presence/revoke", operator, post(c.revokePresence))
+	c.route(s, "/directories/{id}/presence/stream", operator, get(c.presenceStream))
+	c.route(s, "/directories/{id}/api-keys", operator, methods{http.MethodGet: c.apiKeysPage, http.MethodPost: c.createAPIKey})
+	c.route(s, "/directories/{id}/api-keys/{keyId}/revoke", operator, post(c.revokeAPIKey))
 
 	// Anything else below /console is a console page that does not
 	// exist, answered as a page with the console's headers.

@@ -99,6 +99,9 @@ var flashes = map[string]string{
 	"deleted":      "The directory was deleted.",
 	"deleting":     "The directory is being deleted: it is gone from every API already, and its data follows in the background.",
 	"link-revoked": "The setup link was revoked: it no longer works, and whoever opened it is signed out.",
+	// A directory's pages (pages.go and beside it).
+	"key-revoked":    "The API key was revoked: CX clients that use it are refused from now on.",
+	"settings-saved": "The settings were saved. They apply to what Entra sends from now on; who CX sees changes at once.",
 }
 
 type newDirectoryData struct {

@@ -71,6 +71,11 @@ func defaultDirectoryPages() []DirectoryPage {
 	return []DirectoryPage{
 		{Key: "overview", Label: "Overview", Path: "", SetupLink: true},
 		{Key: "setup", Label: "Provisioning setup", Path: "/setup", SetupLink: true},
+		{Key: "settings", Label: "Settings", Path: "/settings", SetupLink: false},
+		{Key: "synclog", Label: "Sync log", Path: "/sync-log", SetupLink: true},
+		{Key: "contacts", Label: "Contacts", Path: "/contacts", SetupLink: false},
+		{Key: "presence", Label: "Teams presence", Path: "/presence", SetupLink: true},
+		{Key: "apikeys", Label: "API keys", Path: "/api-keys", SetupLink: false},
 	}
 }
 

@@ -149,6 +149,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Lookup: lookup,
 		Console: console.New(console.Config{
 			Admin:          admin,
+			Lookup:         lookup,
 			AdminTokenHash: adminHash,
 			PublicURL:      m.Config.PublicURL,
 			LoginURL:       m.Config.LoginURL,
