@@ -51,7 +51,7 @@ func (c *consoleClient) send(method, u string, form url.Values) (int, string) {
 }
 
 // TestConsoleRoot: a browser opening / is sent to the console; an API
-// client still gets JSON.
+// client gets the JSON index.
 func TestConsoleRoot(t *testing.T) {
 	s := startServer(t, testOptions{})
 	r := s.doHeader(http.MethodGet, "/", "", map[string]string{"Accept": "text/html,application/xhtml+xml"})
@@ -59,7 +59,10 @@ func TestConsoleRoot(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(string(r.body), "Sign in to the scimd console") {
 		t.Errorf("GET / as a browser: %d", r.status)
 	}
-	wantAPIError(t, s.doHeader(http.MethodGet, "/", "", map[string]string{"Accept": "application/json"}), http.StatusNotFound, "not_found")
+	r = s.doHeader(http.MethodGet, "/", "", map[string]string{"Accept": "application/json"})
+	if idx := decodeJSON[map[string]any](t, r); r.status != http.StatusOK || idx["name"] != "scimd" {
+		t.Errorf("GET / as an API client: %d %s", r.status, r.body)
+	}
 }
 
 // TestConsoleReplicasShareSessions: a console session opened on one
