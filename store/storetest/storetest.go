@@ -83,6 +83,12 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Contacts/Isolation", testContactsIsolation},
 		{"Presence/Links", testPresenceLinks},
 		{"Presence/Data", testPresenceData},
+		{"Events/Users", testEventsUsers},
+		{"Events/Groups", testEventsGroups},
+		{"Events/Cursor", testEventsCursor},
+		{"Events/Prune", testEventsPrune},
+		{"Events/Concurrent", testEventsConcurrent},
+		{"Events/Watch", testEventsWatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
