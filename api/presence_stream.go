@@ -1,16 +1,13 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/store"
 )
 
@@ -25,8 +22,8 @@ const streamRetry = "5000"
 // resetReason explains an "event: reset" to the client's developer.
 const resetReason = "the events after Last-Event-ID are no longer held by this server (or the id is not one of its ids): re-read the contacts' presence through the contacts API, then keep reading this stream"
 
-// CloseStreams ends every open presence stream, and any opened later at
-// once. The server calls it when it starts shutting down: streams would
+// CloseStreams ends every open stream (presence, change events), and any
+// opened later at once. The server calls it when it starts shutting down: streams would
 // otherwise keep the graceful shutdown waiting until its deadline.
 func (l *Lookup) CloseStreams() { l.closeOnce.Do(func() { close(l.closing) }) }
 
@@ -46,60 +43,19 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 		writePresenceUnavailable(w)
 		return
 	}
-	lastID := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
-	if lastID == "" {
-		lastID = strings.TrimSpace(vals.Get("lastEventId"))
-	}
-	select {
-	case <-l.closing:
-		w.Header().Set("Retry-After", "5")
-		WriteError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down; reconnect in a few seconds")
-		return
-	default:
-	}
-
+	lastID := lastEventID(r, vals)
 	ctx := r.Context()
 	sc := scopeFrom(r)
-	rc := http.NewResponseController(w)
-	// The server's WriteTimeout bounds ordinary answers; a stream is meant
-	// to stay open, so it lifts the deadline for this response.
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		l.internal(w, r, "presence stream: lift write deadline", err)
+	st, ok := l.startStream(w, r, "presence stream")
+	if !ok {
 		return
 	}
 	sub := svc.Subscribe(sc.directoryID, lastID)
 	defer sub.Close()
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-
-	var buf bytes.Buffer
-	buf.WriteString("retry: " + streamRetry + "\n\n")
 	if sub.Reset {
-		reason, _ := json.Marshal(map[string]string{"reason": resetReason})
-		buf.WriteString("event: reset\ndata: ")
-		buf.Write(reason)
-		buf.WriteString("\n\n")
+		st.reset(resetReason)
 	}
-	send := func() bool {
-		_, err := w.Write(buf.Bytes())
-		buf.Reset()
-		if err == nil {
-			err = rc.Flush()
-		}
-		if err != nil {
-			if errors.Is(err, http.ErrNotSupported) {
-				l.log.ErrorContext(ctx, "presence stream: the response writer cannot flush", "err", err)
-			}
-			return false // the client went away
-		}
-		return true
-	}
-	if !send() {
+	if !st.send(l, r) {
 		return
 	}
 	l.log.DebugContext(ctx, "presence stream opened", "directory_id", sc.directoryID, "reset", sub.Reset)
@@ -126,11 +82,13 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 			if !visible {
 				continue
 			}
-			if !writeEvent(&buf, ev) {
-				l.log.ErrorContext(ctx, "presence stream: encode event failed")
+			data, err := json.Marshal(ev)
+			if err != nil {
+				l.log.ErrorContext(ctx, "presence stream: encode event failed", "err", err)
 				continue
 			}
-			if !send() {
+			st.event(ev.ID, "presence", data)
+			if !st.send(l, r) {
 				return
 			}
 		case <-heartbeat.C:
@@ -140,29 +98,12 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			sc = next
-			buf.WriteString(": heartbeat\n\n")
-			if !send() {
+			st.heartbeat()
+			if !st.send(l, r) {
 				return
 			}
 		}
 	}
-}
-
-// writeEvent appends ev to buf in the event-stream format.
-func writeEvent(buf *bytes.Buffer, ev presence.Event) bool {
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return false
-	}
-	// An id with a line break would end the field early; the service's ids
-	// have none, but the stream's framing must not depend on it.
-	if id := ev.ID; id != "" && !strings.ContainsAny(id, "\r\n") {
-		buf.WriteString("id: " + id + "\n")
-	}
-	buf.WriteString("event: presence\ndata: ")
-	buf.Write(data)
-	buf.WriteString("\n\n")
-	return true
 }
 
 // visibleContact reports whether the directory's visibility rules show
