@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,5 +205,59 @@ func TestReplicasEvents(t *testing.T) {
 	onA := openEventStream(t, a, d.ID, key, id)
 	if _, name := nextChange(t, onA); name != "contact.created" {
 		t.Errorf("A's stream resumed from B's id got %q", name)
+	}
+}
+
+// TestReplicasEventsConcurrentWriters: writers on both replicas while a
+// reader follows the feed on one: it sees every event once, numbered
+// without gaps (a reader that saw a later number before an earlier one
+// committed would skip that one forever).
+func TestReplicasEventsConcurrentWriters(t *testing.T) {
+	rs := startReplicas(t, 2, testOptions{})
+	d := decodeJSON[directoryJSON](t, rs[0].do(http.MethodPost, "/admin/v1/directories", testAdminToken, `{"name":"Contoso"}`))
+	key := rs[0].apiKey(d)
+	const writers, each = 4, 10
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for w := range writers {
+			s := rs[w%2]
+			wg.Go(func() {
+				for i := range each {
+					user := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"w%d-%d@contoso.com","externalId":"x%d-%d","name":{"givenName":"W"},"phoneNumbers":[{"type":"work","value":"+14255550100"}]}`, w, i, w, i)
+					r := s.doHeader(http.MethodPost, "/scim/v2/"+d.ID+"/Users", user, map[string]string{
+						"Authorization": bearer(d.SCIMToken), "Content-Type": "application/scim+json"})
+					if r.status != http.StatusCreated {
+						t.Errorf("create: %d %s", r.status, r.body)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	var seen, last int
+	after := cursorOf("0")
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true // one more read after the last commit
+		default:
+		}
+		p := rs[1].events(d, key, after)
+		for _, e := range p.Events {
+			b, _ := base64.RawURLEncoding.DecodeString(e.ID)
+			n, _ := strconv.Atoi(string(b))
+			if n != last+1 {
+				t.Fatalf("reader after %d got %d: an event was skipped", last, n)
+			}
+			last = n
+			seen++
+		}
+		after = p.Next
+	}
+	if seen != writers*each {
+		t.Errorf("reader saw %d events, want %d", seen, writers*each)
 	}
 }
