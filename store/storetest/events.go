@@ -450,3 +450,25 @@ func testEventsWatch(t *testing.T, s store.Store) {
 	stop()
 	stop() // idempotent
 }
+
+// testEventsConflicts creates one userName from several goroutines at
+// once (on SQLite they share a group commit, each write in its own
+// savepoint): only the create that committed leaves an event.
+func testEventsConflicts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	d := createDirectory(t, s)
+	var wg sync.WaitGroup
+	for i := range workers {
+		name := "race@example.com"
+		if i%2 == 1 {
+			name = strings.ToUpper(name)
+		}
+		wg.Go(func() { _, _ = s.CreateUser(ctx, newUser(d.ID, name, nil), store.SyncEvent{}) })
+	}
+	wg.Wait()
+	users, _, err := s.ListUsers(ctx, d.ID, store.Query{Limit: 10})
+	if err != nil || len(users) != 1 {
+		t.Fatalf("ListUsers: %d users, %v", len(users), err)
+	}
+	wantChanges(t, s, d.ID, 0, "racing creates", "contact:"+users[0].ID+":created")
+}

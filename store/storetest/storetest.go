@@ -88,6 +88,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Events/Cursor", testEventsCursor},
 		{"Events/Prune", testEventsPrune},
 		{"Events/Concurrent", testEventsConcurrent},
+		{"Events/Conflicts", testEventsConflicts},
 		{"Events/Watch", testEventsWatch},
 	}
 	for _, tt := range tests {
