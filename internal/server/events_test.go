@@ -239,10 +239,10 @@ func TestReplicasEventsConcurrentWriters(t *testing.T) {
 	}()
 	var seen, last int
 	after := cursorOf("0")
-	for finished := false; !finished; {
+	for finished := false; ; {
 		select {
 		case <-done:
-			finished = true // one more read after the last commit
+			finished = true // read to the end after the last commit
 		default:
 		}
 		p := rs[1].events(d, key, after)
@@ -256,6 +256,9 @@ func TestReplicasEventsConcurrentWriters(t *testing.T) {
 			seen++
 		}
 		after = p.Next
+		if finished && len(p.Events) == 0 {
+			break
+		}
 	}
 	if seen != writers*each {
 		t.Errorf("reader saw %d events, want %d", seen, writers*each)

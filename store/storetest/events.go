@@ -404,10 +404,10 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	go func() { wg.Wait(); close(done) }()
 	var seen []store.Event
 	after := latest(t, s, d.ID)
-	for finished := false; !finished; {
+	for finished := false; ; {
 		select {
 		case <-done:
-			finished = true // one more read after the last commit
+			finished = true // read to the end after the last commit
 		default:
 		}
 		evs, _, err := s.ListEvents(ctx, d.ID, after, 50)
@@ -421,6 +421,9 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 			after = ev.Seq
 		}
 		seen = append(seen, evs...)
+		if finished && len(evs) < 50 {
+			break
+		}
 	}
 	close(errs)
 	for err := range errs {
