@@ -327,7 +327,19 @@ func (g groupReader) Members(ids []string) (map[string]bool, error) {
 	return members(g.ctx, g.tx, g.directoryID, g.groupID, ids)
 }
 
+// States locks the users it reads until the commit, in id order, then
+// reads them: a concurrent write of one of them (its update, its
+// membership of another group) waits for this one and then reads what
+// this one wrote, so that each event's states follow from the one
+// before. The read is a statement of its own, so that its snapshot is
+// taken once the locks are held (a subquery of the locking statement
+// would read with the snapshot from before the wait). The lock (no key
+// update) leaves foreign key checks alone.
 func (g groupReader) States(ids []string) (map[string]*store.ContactState, error) {
+	if _, err := g.tx.Exec(g.ctx, `SELECT 1 FROM users WHERE directory_id = $1 AND id = ANY ($2::text[])
+		ORDER BY id FOR NO KEY UPDATE`, g.directoryID, ids); err != nil {
+		return nil, wrap("lock members", err)
+	}
 	return contactStates(g.ctx, g.tx, g.directoryID, ids)
 }
 

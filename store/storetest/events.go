@@ -475,3 +475,55 @@ func testEventsConflicts(t *testing.T, s store.Store) {
 	}
 	wantChanges(t, s, d.ID, 0, "racing creates", "contact:"+users[0].ID+":created")
 }
+
+// testEventsConcurrentMembers adds one user to several groups at once and
+// updates it meanwhile: each of its contact events must start from the
+// state the one before left (no event built on a stale read), and the
+// last must show every group.
+func testEventsConcurrentMembers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	d := createDirectory(t, s)
+	u := createContact(t, s, d.ID, "u@contoso.com", contact("User One", "u@contoso.com"))
+	var groups []store.Group
+	var names []string
+	for i := range workers {
+		g := createGroup(t, s, d.ID, fmt.Sprintf("Group %d", i))
+		groups, names = append(groups, g), append(names, g.DisplayName)
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() {
+			if _, err := s.UpdateGroup(ctx, d.ID, g.ID, func(store.Group) (store.GroupChange, error) {
+				return store.GroupChange{Members: []store.MemberOp{{Kind: store.MembersAdd, UserIDs: []string{u.ID}}}}, nil
+			}); err != nil {
+				t.Errorf("UpdateGroup: %v", err)
+			}
+		})
+	}
+	for i := range 4 {
+		wg.Go(func() {
+			if _, err := s.UpdateUser(ctx, d.ID, u.ID, func(old store.User) (store.User, store.SyncEvent, error) {
+				old.Contact.Title = fmt.Sprintf("Title %d", i)
+				return old, store.SyncEvent{}, nil
+			}); err != nil {
+				t.Errorf("UpdateUser: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	var prev *store.ContactState
+	for _, ev := range changeEvents(t, s, d.ID, 0) {
+		if ev.Kind != store.EventContact || ev.ResourceID != u.ID {
+			continue
+		}
+		if prev != nil && (ev.Before == nil || !sameState(*ev.Before, *prev)) {
+			t.Fatalf("event %d starts from %+v, the one before left %+v", ev.Seq, ev.Before, prev)
+		}
+		prev = ev.After
+	}
+	sorted := slices.Clone(names)
+	store.SortGroupNames(sorted)
+	if prev == nil || !slices.Equal(prev.Groups, sorted) {
+		t.Errorf("last state's groups %q, want %q", prev.Groups, sorted)
+	}
+}

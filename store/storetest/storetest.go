@@ -89,6 +89,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Events/Prune", testEventsPrune},
 		{"Events/Concurrent", testEventsConcurrent},
 		{"Events/Conflicts", testEventsConflicts},
+		{"Events/ConcurrentMembers", testEventsConcurrentMembers},
 		{"Events/Watch", testEventsWatch},
 	}
 	for _, tt := range tests {
