@@ -68,6 +68,9 @@ func (l *Lookup) Register(r *mux.Router) {
 	s.Handle("/groups", methods{http.MethodGet: l.listGroups})
 	s.Handle("/groups/{id}/contacts", methods{http.MethodGet: l.groupContacts})
 	s.Handle("/presence/stream", methods{http.MethodGet: l.presenceStream})
+	s.Handle("/events", methods{http.MethodGet: l.listEvents})
+	s.Handle("/events/latest", methods{http.MethodGet: l.latestEvent})
+	s.Handle("/events/stream", methods{http.MethodGet: l.eventsStream})
 	r.Handle("/api/v1/openapi.json", methods{http.MethodGet: serveOpenAPI})
 }
 

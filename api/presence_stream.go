@@ -1,17 +1,14 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/scimd/scimd/internal/jsonenc"
-	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/store"
 )
 
@@ -26,8 +23,8 @@ const streamRetry = "5000"
 // resetReason explains an "event: reset" to the client's developer.
 const resetReason = "the events after Last-Event-ID are no longer held by this server (or the id is not one of its ids): re-read the contacts' presence through the contacts API, then keep reading this stream"
 
-// CloseStreams ends every open presence stream, and any opened later at
-// once. The server calls it when it starts shutting down: streams would
+// CloseStreams ends every open stream (presence, change events), and any
+// opened later at once. The server calls it when it starts shutting down: streams would
 // otherwise keep the graceful shutdown waiting until its deadline.
 func (l *Lookup) CloseStreams() { l.closeOnce.Do(func() { close(l.closing) }) }
 
@@ -46,11 +43,7 @@ func (l *Lookup) presenceStream(w http.ResponseWriter, r *http.Request) {
 		writePresenceUnavailable(w)
 		return
 	}
-	lastID := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
-	if lastID == "" {
-		lastID = strings.TrimSpace(vals.Get("lastEventId"))
-	}
-	l.stream(w, r, scopeFrom(r), lastID, func(sc *scope) (*scope, bool) { return l.stillAdmitted(r, sc) })
+	l.stream(w, r, scopeFrom(r), lastEventID(r, vals), func(sc *scope) (*scope, bool) { return l.stillAdmitted(r, sc) })
 }
 
 // ServePresenceStream streams the directory's presence changes exactly as
@@ -68,11 +61,7 @@ func (l *Lookup) ServePresenceStream(w http.ResponseWriter, r *http.Request, dir
 		l.fail(w, r, "presence stream: read directory", err)
 		return
 	}
-	lastID := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
-	if lastID == "" {
-		lastID = strings.TrimSpace(r.URL.Query().Get("lastEventId"))
-	}
-	l.stream(w, r, sc, lastID, func(sc *scope) (*scope, bool) {
+	l.stream(w, r, sc, lastEventID(r, r.URL.Query()), func(sc *scope) (*scope, bool) {
 		if !admitted(r.Context()) {
 			return nil, false
 		}
@@ -91,56 +80,17 @@ func (l *Lookup) ServePresenceStream(w http.ResponseWriter, r *http.Request, dir
 // stream sends the scope's presence changes from lastID on; recheck
 // runs at every heartbeat and may end the stream or change its scope.
 func (l *Lookup) stream(w http.ResponseWriter, r *http.Request, sc *scope, lastID string, recheck func(*scope) (*scope, bool)) {
-	svc := l.cfg.Presence
-	select {
-	case <-l.closing:
-		w.Header().Set("Retry-After", "5")
-		WriteError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down; reconnect in a few seconds")
-		return
-	default:
-	}
-
 	ctx := r.Context()
-	rc := http.NewResponseController(w)
-	// The server's WriteTimeout bounds ordinary answers; a stream is meant
-	// to stay open, so it lifts the deadline for this response.
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		l.internal(w, r, "presence stream: lift write deadline", err)
+	st, ok := l.startStream(w, r, "presence stream")
+	if !ok {
 		return
 	}
-	sub := svc.Subscribe(sc.directoryID, lastID)
+	sub := l.cfg.Presence.Subscribe(sc.directoryID, lastID)
 	defer sub.Close()
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-
-	var buf bytes.Buffer
-	buf.WriteString("retry: " + streamRetry + "\n\n")
 	if sub.Reset {
-		reason, _ := jsonenc.Marshal(map[string]string{"reason": resetReason})
-		buf.WriteString("event: reset\ndata: ")
-		buf.Write(reason)
-		buf.WriteString("\n\n")
+		st.reset(resetReason)
 	}
-	send := func() bool {
-		_, err := w.Write(buf.Bytes())
-		buf.Reset()
-		if err == nil {
-			err = rc.Flush()
-		}
-		if err != nil {
-			if errors.Is(err, http.ErrNotSupported) {
-				l.log.ErrorContext(ctx, "presence stream: the response writer cannot flush", "err", err)
-			}
-			return false // the client went away
-		}
-		return true
-	}
-	if !send() {
+	if !st.send(l, r) {
 		return
 	}
 	l.log.DebugContext(ctx, "presence stream opened", "directory_id", sc.directoryID, "reset", sub.Reset)
@@ -167,11 +117,13 @@ func (l *Lookup) stream(w http.ResponseWriter, r *http.Request, sc *scope, lastI
 			if !visible {
 				continue
 			}
-			if !writeEvent(&buf, ev) {
-				l.log.ErrorContext(ctx, "presence stream: encode event failed")
+			data, err := jsonenc.Marshal(ev)
+			if err != nil {
+				l.log.ErrorContext(ctx, "presence stream: encode event failed", "err", err)
 				continue
 			}
-			if !send() {
+			st.event(ev.ID, "presence", data)
+			if !st.send(l, r) {
 				return
 			}
 		case <-heartbeat.C:
@@ -181,29 +133,12 @@ func (l *Lookup) stream(w http.ResponseWriter, r *http.Request, sc *scope, lastI
 				return
 			}
 			sc = next
-			buf.WriteString(": heartbeat\n\n")
-			if !send() {
+			st.heartbeat()
+			if !st.send(l, r) {
 				return
 			}
 		}
 	}
-}
-
-// writeEvent appends ev to buf in the event-stream format.
-func writeEvent(buf *bytes.Buffer, ev presence.Event) bool {
-	data, err := jsonenc.Marshal(ev)
-	if err != nil {
-		return false
-	}
-	// An id with a line break would end the field early; the service's ids
-	// have none, but the stream's framing must not depend on it.
-	if id := ev.ID; id != "" && !strings.ContainsAny(id, "\r\n") {
-		buf.WriteString("id: " + id + "\n")
-	}
-	buf.WriteString("event: presence\ndata: ")
-	buf.Write(data)
-	buf.WriteString("\n\n")
-	return true
 }
 
 // visibleContact reports whether the directory's visibility rules show

@@ -35,9 +35,10 @@ func openDB(ctx context.Context, cfg Config, log *slog.Logger) (backend, error) 
 	var db backend
 	var err error
 	if cfg.DatabaseURL != "" {
-		db, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Now: time.Now, Logger: log})
+		db, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Now: time.Now, Logger: log, DisableEvents: cfg.EventsOff})
 	} else {
-		db, err = sqlite.Open(ctx, cfg.DB, sqlite.Options{Now: time.Now, Logger: log, PhoneIndexBytes: ownLimit.grow})
+		db, err = sqlite.Open(ctx, cfg.DB, sqlite.Options{Now: time.Now, Logger: log, PhoneIndexBytes: ownLimit.grow,
+			DisableEvents: cfg.EventsOff})
 	}
 	if tooNew(err) {
 		return nil, tooNewError(cfg, err)

@@ -40,6 +40,12 @@ type Config struct {
 	// SyncLogRetention is how long sync events are kept before the
 	// background pruner deletes them.
 	SyncLogRetention time.Duration
+	// EventsOff stops the recording of change events (SCIMD_EVENTS=off):
+	// the events API then answers 404 events_disabled.
+	EventsOff bool
+	// EventRetention is how long change events are kept, for clients to
+	// resume from; zero means DefaultEventRetention.
+	EventRetention time.Duration
 
 	// Teams presence (Microsoft Graph). Zero values mean the presence
 	// package's defaults.
@@ -71,6 +77,17 @@ const (
 // minSyncLogRetention keeps the pruner from deleting what an administrator
 // is still looking at (and from running a prune every few seconds).
 const minSyncLogRetention = time.Hour
+
+// DefaultEventRetention is how long change events are kept by default.
+const DefaultEventRetention = 7 * 24 * time.Hour
+
+// eventRetention is c.EventRetention or its default.
+func (c Config) eventRetention() time.Duration {
+	if c.EventRetention == 0 {
+		return DefaultEventRetention
+	}
+	return c.EventRetention
+}
 
 // setting describes one configuration value: its environment variable, the
 // flag mirroring it, its default and how it is stored into a Config.
@@ -145,6 +162,27 @@ func settings() []setting {
 					return fmt.Errorf("%q is not a duration like 720h (30 days)", v)
 				}
 				c.SyncLogRetention = d
+				return nil
+			}},
+		{env: "SCIMD_EVENTS", flag: "events", def: "on", usage: "record change events of contacts and groups for the events API: on or off",
+			set: func(c *Config, v string) error {
+				switch strings.ToLower(strings.TrimSpace(v)) {
+				case "on":
+					c.EventsOff = false
+				case "off":
+					c.EventsOff = true
+				default:
+					return fmt.Errorf("%q is not on or off", v)
+				}
+				return nil
+			}},
+		{env: "SCIMD_EVENT_RETENTION", flag: "event-retention", def: "168h", usage: "how long change events are kept for clients to resume from (Go duration, at least 1h)",
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration like 168h (7 days)", v)
+				}
+				c.EventRetention = d
 				return nil
 			}},
 		{env: "SCIMD_LOGIN_URL", flag: "login-url", def: presence.DefaultLoginURL, usage: "Microsoft identity platform base URL (tokens, admin consent)",
@@ -294,6 +332,9 @@ func (c Config) Validate() error {
 	if c.SyncLogRetention < minSyncLogRetention {
 		add("SCIMD_SYNC_LOG_RETENTION: %s is below the minimum of %s", c.SyncLogRetention, minSyncLogRetention)
 	}
+	if c.EventRetention != 0 && c.EventRetention < minSyncLogRetention {
+		add("SCIMD_EVENT_RETENTION: %s is below the minimum of %s", c.EventRetention, minSyncLogRetention)
+	}
 	// The presence settings' zero values mean their defaults, so that a
 	// Config built in code (cmd/scimbench) need not name them.
 	for _, u := range []struct{ env, value string }{{"SCIMD_LOGIN_URL", c.LoginURL}, {"SCIMD_GRAPH_URL", c.GraphURL}} {
@@ -336,6 +377,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("sync_log_retention", c.SyncLogRetention),
+		slog.Bool("events", !c.EventsOff),
+		slog.Duration("event_retention", c.eventRetention()),
 		slog.String("login_url", c.LoginURL),
 		slog.String("graph_url", c.GraphURL),
 		slog.Duration("presence_interval", c.PresenceInterval),

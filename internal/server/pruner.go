@@ -19,6 +19,11 @@ type syncPruner interface {
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }
 
+// eventPruner is what the pruner needs of the store for change events.
+type eventPruner interface {
+	PruneEvents(ctx context.Context, before time.Time) (int64, error)
+}
+
 // presenceChangeRetention is how long a shared store keeps recorded
 // presence changes: how long a stream client may be away and still
 // resume where it left off.
@@ -39,8 +44,12 @@ type syncLogPruner struct {
 	owner     string
 	resume    func(context.Context) (int, error)
 	retention time.Duration
-	now       func() time.Time
-	log       *slog.Logger
+	// events, when set, has its change events pruned after
+	// eventRetention, with the sync log.
+	events         eventPruner
+	eventRetention time.Duration
+	now            func() time.Time
+	log            *slog.Logger
 	// ticks, when set, replaces the hourly ticker (tests).
 	ticks <-chan time.Time
 	// pruned, when set, is called after each prune (tests).
@@ -96,6 +105,16 @@ func (p *syncLogPruner) prune(ctx context.Context) {
 		p.log.ErrorContext(ctx, "audit trail prune failed", "deleted", na, "err", aerr)
 	case na > 0:
 		p.log.InfoContext(ctx, "audit trail pruned", "deleted", na, "before", before)
+	}
+	if p.events != nil {
+		cut := p.now().Add(-p.eventRetention).UTC()
+		switch ne, eerr := p.events.PruneEvents(ctx, cut); {
+		case eerr != nil && ctx.Err() != nil:
+		case eerr != nil:
+			p.log.ErrorContext(ctx, "change event prune failed", "deleted", ne, "err", eerr)
+		case ne > 0:
+			p.log.InfoContext(ctx, "change events pruned", "deleted", ne, "before", cut)
+		}
 	}
 	if p.pruned != nil {
 		p.pruned(n, err)

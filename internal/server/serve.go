@@ -228,14 +228,16 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	owner, _ := store.NewToken("")
 	pruner := &syncLogPruner{
-		store:     m.db,
-		shared:    m.shared,
-		owner:     owner,
-		resume:    m.db.ResumeDeletes,
-		retention: m.Config.SyncLogRetention,
-		now:       time.Now,
-		log:       m.Logger.With("component", "sync_log_pruner"),
-		pruned:    m.syncLogPruned,
+		store:          m.db,
+		shared:         m.shared,
+		owner:          owner,
+		resume:         m.db.ResumeDeletes,
+		retention:      m.Config.SyncLogRetention,
+		events:         m.db,
+		eventRetention: m.Config.eventRetention(),
+		now:            time.Now,
+		log:            m.Logger.With("component", "sync_log_pruner"),
+		pruned:         m.syncLogPruned,
 	}
 	g.Go(func() error { return pruner.run(gctx) })
 	g.Go(func() error {

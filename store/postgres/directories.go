@@ -205,6 +205,8 @@ var purgeSteps = []struct {
 	{`DELETE FROM sync_events WHERE id IN (SELECT id FROM sync_events WHERE directory_id = $1 ORDER BY id LIMIT $2)`, 10},
 	{`DELETE FROM presence_changes WHERE directory_id = $1
 		AND seq IN (SELECT seq FROM presence_changes WHERE directory_id = $1 ORDER BY seq LIMIT $2)`, 10},
+	{`DELETE FROM change_events WHERE directory_id = $1
+		AND seq IN (SELECT seq FROM change_events WHERE directory_id = $1 ORDER BY seq LIMIT $2)`, 10},
 }
 
 // purgeDirectory deletes a deleting directory's rows a batch at a time,

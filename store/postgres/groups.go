@@ -20,6 +20,13 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, 
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Group, error) {
 		g := g
 		g.Doc, g.Version, g.Created, g.LastModified = []byte(doc), 1, tx.now, tx.now
+		var gw *groupWrite
+		if db.events {
+			var err error
+			if gw, err = beginGroupWrite(ctx, tx, g.DirectoryID, g.ID, nil, []store.MemberOp{{Kind: store.MembersAdd, UserIDs: members}}, false); err != nil {
+				return store.Group{}, err
+			}
+		}
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO groups (`+groupColumns+`, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			g.DirectoryID, g.ID, g.ExternalID, g.DisplayName, doc, g.Version, g.Created, g.LastModified, store.Fold(g.DisplayName))
@@ -31,6 +38,9 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, 
 		}
 		if err := closeBatch(br, err); err != nil {
 			return store.Group{}, err
+		}
+		if gw != nil {
+			gw.finish(tx, groupState(g))
 		}
 		ev := ev
 		ev.ResourceID = g.ID
@@ -115,8 +125,17 @@ func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(s
 		// Membership is part of the group's state, so its version moves even
 		// when only members change.
 		g.Version, g.LastModified = old.Version+1, tx.now
+		var gw *groupWrite
+		if db.events {
+			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(old), change.Members, old.DisplayName != g.DisplayName); err != nil {
+				return store.Group{}, err
+			}
+		}
 		if err := writeGroup(ctx, tx, g, change.Members); err != nil {
 			return store.Group{}, err
+		}
+		if gw != nil {
+			gw.finish(tx, groupState(g))
 		}
 		change.Event.ResourceID = g.ID
 		return g, insertEvent(ctx, tx, directoryID, change.Event)
@@ -212,8 +231,21 @@ func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version i
 		if err := checkVersion(ctx, tx, "group", directoryID, id, version); err != nil {
 			return err
 		}
+		var gw *groupWrite
+		if db.events {
+			g, err := getGroup(ctx, tx, directoryID, id, "")
+			if err != nil {
+				return err
+			}
+			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(g), []store.MemberOp{{Kind: store.MembersRemoveAll}}, false); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM groups WHERE directory_id = $1 AND id = $2`, directoryID, id); err != nil {
 			return wrap("delete group", err)
+		}
+		if gw != nil {
+			gw.finish(tx, nil)
 		}
 		ev.ResourceID = id
 		return insertEvent(ctx, tx, directoryID, ev)

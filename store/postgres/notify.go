@@ -152,6 +152,7 @@ func (l *listener) listen(ctx context.Context) error {
 	}
 	l.setConnected(true)
 	l.fanOut(store.Change{Kind: store.ChangeResync})
+	l.db.watch.SignalAll()
 	lastResync := time.Now()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, resyncEvery)
@@ -182,6 +183,11 @@ func (l *listener) listen(ctx context.Context) error {
 			continue
 		}
 		switch c.Kind {
+		case store.ChangeEvents:
+			// Only event readers care, and writes send many: they go to
+			// the watchers, not to every subscriber of the feed.
+			l.db.watch.Signal(c.DirectoryID)
+			continue
 		case store.ChangeDirectory:
 			l.db.dirs.Invalidate()
 			l.db.keys.Invalidate() // a deleted directory's keys go with it

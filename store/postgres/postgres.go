@@ -31,6 +31,7 @@ import (
 
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/cache"
+	"github.com/scimd/scimd/store/watch"
 )
 
 // Options configures a DB.
@@ -44,6 +45,10 @@ type Options struct {
 	// MaxConns bounds the pool; 0 means pgxpool's default (the larger of
 	// 4 and the number of CPUs) or the URL's pool_max_conns.
 	MaxConns int32
+	// DisableEvents stops writes recording change events
+	// (store.EventStore), for servers whose clients do not read them
+	// (SCIMD_EVENTS=off).
+	DisableEvents bool
 }
 
 // DB is a store.Store on a PostgreSQL database.
@@ -56,6 +61,9 @@ type DB struct {
 	keys cache.Rows[store.APIKey]    // by hash
 	// listen follows the other replicas' changes (notify.go).
 	listen *listener
+	events bool      // writes record change events (events.go)
+	watch  watch.Hub // wakes the readers of change events
+	notify *notifier // tells the other replicas of new events
 	// self names this process as a lease owner: random, so that a
 	// restarted replica never mistakes its predecessor's leases for its
 	// own.
@@ -113,7 +121,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", classify(err))
 	}
 	self, _ := store.NewToken("")
-	db := &DB{pool: pool, now: opts.Now, log: opts.Logger.With("component", "store"), self: self}
+	db := &DB{pool: pool, now: opts.Now, log: opts.Logger.With("component", "store"), self: self, events: !opts.DisableEvents}
 	cur, known, err := db.SchemaVersion(ctx)
 	if err == nil && cur > known {
 		err = fmt.Errorf("postgres: database schema version %d, this binary knows up to %d: %w", cur, known, ErrSchemaTooNew)
@@ -123,6 +131,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.listen = newListener(db, cfg.ConnConfig)
+	db.notify = newNotifier(db)
 	return db, nil
 }
 
@@ -148,6 +157,7 @@ func hasParam(databaseURL, name string) bool {
 
 // Close stops the listener and closes the pool.
 func (db *DB) Close() error {
+	db.notify.close()
 	db.listen.close()
 	db.pool.Close()
 	return nil
@@ -170,6 +180,9 @@ func (db *DB) Ping(ctx context.Context) error {
 type tx struct {
 	pgx.Tx
 	now time.Time
+	// changes are the change events of the transaction's write, inserted
+	// last, just before the commit (events.go).
+	changes []store.Event
 }
 
 // maxAttempts bounds the retries of a transaction that failed on a
@@ -196,11 +209,19 @@ func (db *DB) writeOnce(ctx context.Context, fn func(context.Context, *tx) error
 		return wrap("begin", err)
 	}
 	defer t.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
-	if err := fn(ctx, &tx{Tx: t, now: db.clock()}); err != nil {
+	wt := &tx{Tx: t, now: db.clock()}
+	if err := fn(ctx, wt); err != nil {
+		return err
+	}
+	dirs, err := recordChanges(ctx, wt)
+	if err != nil {
 		return err
 	}
 	if err := t.Commit(ctx); err != nil {
 		return wrap("commit", err)
+	}
+	if len(dirs) > 0 {
+		db.notify.committed(dirs...)
 	}
 	return nil
 }

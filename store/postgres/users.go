@@ -36,8 +36,20 @@ func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) 
 	queueKeys(b, u, nil, row.keys)
 	ev.ResourceID = u.ID
 	queueEvent(b, now, u.DirectoryID, ev)
+	if db.events {
+		// Last: the counter row is locked until the batch commits.
+		cev, _ := store.ContactEvent(nil, store.StateOf(u, nil))
+		args, err := recordChangesArgs(u.DirectoryID, now, []store.Event{cev})
+		if err != nil {
+			return store.User{}, err
+		}
+		b.Queue(recordChangesSQL, args...)
+	}
 	if err := userWriteError(execBatch(ctx, db.pool, b), u); err != nil {
 		return store.User{}, err
+	}
+	if db.events {
+		db.notify.committed(u.DirectoryID)
 	}
 	return u, nil
 }
@@ -124,6 +136,11 @@ func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(st
 		if err := writeKeys(ctx, tx, u, &oldKeys, row.keys); err != nil {
 			return store.User{}, err
 		}
+		if db.events {
+			if err := recordUserUpdate(ctx, tx, old, u); err != nil {
+				return store.User{}, err
+			}
+		}
 		ev.ResourceID = u.ID
 		return u, insertEvent(ctx, tx, u.DirectoryID, ev)
 	})
@@ -137,6 +154,11 @@ func (db *DB) DeleteUser(ctx context.Context, directoryID, id string, version in
 		// it to a group meanwhile (their foreign key check waits for it).
 		if err := checkVersion(ctx, tx, "user", directoryID, id, version); err != nil {
 			return err
+		}
+		if db.events {
+			if err := recordUserDelete(ctx, tx, directoryID, id); err != nil {
+				return err
+			}
 		}
 		b := &pgx.Batch{}
 		// The user's groups lose a member, so their versions (ETags) move too.

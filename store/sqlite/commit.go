@@ -134,13 +134,15 @@ func (c *committer) apply(batch []*writeReq, results []error) error {
 	// statement: one per write was a fifth of the writer's time.
 	var events []pendingEvent
 	var phoneDirs []string
+	var changes []pendingChange
 	for i, r := range batch {
 		if _, err := sqlTx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
 			return wrap("savepoint", err)
 		}
-		before, beforePhones := len(events), len(phoneDirs)
-		if results[i] = r.fn(r.ctx, &tx{Tx: sqlTx, now: c.db.now().UTC(), events: &events, phoneDirs: &phoneDirs}); results[i] != nil {
-			events, phoneDirs = events[:before], phoneDirs[:beforePhones]
+		before, beforePhones, beforeChanges := len(events), len(phoneDirs), len(changes)
+		t := &tx{Tx: sqlTx, now: c.db.now().UTC(), events: &events, phoneDirs: &phoneDirs, changes: &changes}
+		if results[i] = r.fn(r.ctx, t); results[i] != nil {
+			events, phoneDirs, changes = events[:before], phoneDirs[:beforePhones], changes[:beforeChanges]
 			if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
 				return wrap("rollback to savepoint", err)
 			}
@@ -152,9 +154,14 @@ func (c *committer) apply(batch []*writeReq, results []error) error {
 	if err := flushEvents(ctx, sqlTx, events); err != nil {
 		return err
 	}
+	changeDirs, err := flushChanges(ctx, sqlTx, changes)
+	if err != nil {
+		return err
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	c.db.phones.changed(phoneDirs)
+	c.db.watch.Signal(changeDirs...)
 	return nil
 }

@@ -165,6 +165,8 @@ func (db *DB) purgeDirectory(ctx context.Context, id string) error {
 		{`DELETE FROM users WHERE directory_id = ?1 AND id IN (SELECT id FROM users WHERE directory_id = ?1 LIMIT ?2)`, purgeBatch},
 		{`DELETE FROM groups WHERE directory_id = ?1 AND id IN (SELECT id FROM groups WHERE directory_id = ?1 LIMIT ?2)`, purgeBatch},
 		{`DELETE FROM sync_events WHERE id IN (SELECT id FROM sync_events WHERE directory_id = ?1 ORDER BY id LIMIT ?2)`, 10 * purgeBatch},
+		{`DELETE FROM change_events WHERE directory_id = ?1
+			AND seq IN (SELECT seq FROM change_events WHERE directory_id = ?1 ORDER BY seq LIMIT ?2)`, 10 * purgeBatch},
 	} {
 		for {
 			if err := ctx.Err(); err != nil {

@@ -19,6 +19,12 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, 
 			return store.Group{}, err
 		}
 		g.Doc, g.Version, g.Created, g.LastModified = []byte(doc), 1, tx.now, tx.now
+		var gw *groupWrite
+		if db.events {
+			if gw, err = beginGroupWrite(ctx, tx, g.DirectoryID, g.ID, nil, []store.MemberOp{{Kind: store.MembersAdd, UserIDs: members}}, false); err != nil {
+				return store.Group{}, err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO groups (`+groupColumns+`, name_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			g.DirectoryID, g.ID, g.ExternalID, g.DisplayName, doc, g.Version,
 			formatTime(g.Created), formatTime(g.LastModified), fold(g.DisplayName))
@@ -27,6 +33,11 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, 
 		}
 		if err := addMembers(ctx, tx, g.DirectoryID, g.ID, members); err != nil {
 			return store.Group{}, err
+		}
+		if gw != nil {
+			if err := gw.finish(ctx, tx, groupState(g)); err != nil {
+				return store.Group{}, err
+			}
 		}
 		ev.ResourceID = g.ID
 		return g, insertEvent(ctx, tx, g.DirectoryID, ev)
@@ -136,6 +147,12 @@ func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(s
 		// Membership is part of the group's state, so its version moves even
 		// when only members change.
 		g.Version, g.LastModified = old.Version+1, tx.now
+		var gw *groupWrite
+		if db.events {
+			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(old), change.Members, old.DisplayName != g.DisplayName); err != nil {
+				return store.Group{}, err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE groups
 			SET external_id = ?, display_name = ?, name_key = ?, doc = ?, version = ?, last_modified = ?
 			WHERE directory_id = ? AND id = ?`,
@@ -145,6 +162,11 @@ func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(s
 		}
 		for _, op := range change.Members {
 			if err := applyMemberOp(ctx, tx, directoryID, id, op); err != nil {
+				return store.Group{}, err
+			}
+		}
+		if gw != nil {
+			if err := gw.finish(ctx, tx, groupState(g)); err != nil {
 				return store.Group{}, err
 			}
 		}
@@ -230,8 +252,23 @@ func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version i
 		if err := checkVersion(ctx, tx, "group", directoryID, id, version); err != nil {
 			return err
 		}
+		var gw *groupWrite
+		if db.events {
+			g, err := getGroup(ctx, tx, directoryID, id)
+			if err != nil {
+				return err
+			}
+			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(g), []store.MemberOp{{Kind: store.MembersRemoveAll}}, false); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM groups WHERE directory_id = ? AND id = ?`, directoryID, id); err != nil {
 			return wrap("delete group", err)
+		}
+		if gw != nil {
+			if err := gw.finish(ctx, tx, nil); err != nil {
+				return err
+			}
 		}
 		ev.ResourceID = id
 		return insertEvent(ctx, tx, directoryID, ev)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/store/cache"
+	"github.com/scimd/scimd/store/watch"
 )
 
 // Options configures a DB.
@@ -38,6 +39,10 @@ type Options struct {
 	// in-memory indexes hold (phoneindex.go) each time that changes. It
 	// is called with a lock held: it must be quick and not use the DB.
 	PhoneIndexBytes func(int64)
+	// DisableEvents stops writes recording change events
+	// (store.EventStore), for servers whose clients do not read them
+	// (SCIMD_EVENTS=off).
+	DisableEvents bool
 }
 
 // DB is a store.Store on one SQLite file.
@@ -52,6 +57,8 @@ type DB struct {
 	// queue behind one.
 	lookups *pointSlots
 	phones  phoneIndexes // phone search (phoneindex.go)
+	events  bool         // writes record change events (events.go)
+	watch   watch.Hub    // wakes the readers of change events
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -78,7 +85,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db := &DB{now: opts.Now, log: opts.Logger.With("component", "store"),
-		lookups: newPointSlots(runtime.GOMAXPROCS(0)), phones: newPhoneIndexes(opts.PhoneIndexBytes)}
+		lookups: newPointSlots(runtime.GOMAXPROCS(0)), phones: newPhoneIndexes(opts.PhoneIndexBytes),
+		events: !opts.DisableEvents}
 
 	// The writer opens first so that it creates the file and switches it to
 	// WAL (a persistent setting) before any reader connects.
@@ -178,6 +186,9 @@ type tx struct {
 	// transaction changes, for the group commit to report after it
 	// committed (phoneindex.go).
 	phoneDirs *[]string
+	// changes collects the change events of the transaction's writes,
+	// which the group commit numbers and inserts (events.go).
+	changes *[]pendingChange
 }
 
 // phonesChanged notes that the transaction changes the directory's numbers.

@@ -165,24 +165,6 @@ func (db *DB) PruneSyncEvents(ctx context.Context, before time.Time) (int64, err
 }
 
 func (db *DB) pruneSyncEvents(ctx context.Context, before time.Time, batch int) (int64, error) {
-	var total int64
-	for {
-		var n int64
-		err := db.write(ctx, func(ctx context.Context, tx *tx) error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM sync_events WHERE id IN
-				(SELECT id FROM sync_events WHERE time < ? ORDER BY id LIMIT ?)`, formatTime(before), batch)
-			if err != nil {
-				return wrap("prune sync events", err)
-			}
-			n, err = res.RowsAffected()
-			return wrap("prune sync events", err)
-		})
-		if err != nil {
-			return total, err
-		}
-		total += n
-		if n < int64(batch) {
-			return total, nil
-		}
-	}
+	return db.pruneRows(ctx, "prune sync events", `DELETE FROM sync_events WHERE id IN
+		(SELECT id FROM sync_events WHERE time < ?1 ORDER BY id LIMIT ?2)`, before, batch)
 }

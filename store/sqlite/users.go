@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/scimd/scimd/store"
 )
@@ -22,12 +24,27 @@ func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) 
 	if err != nil {
 		return store.User{}, err
 	}
+	// The change event is encoded here too; only its time is the writer's.
+	var created []pendingChange
+	if db.events {
+		cev, _ := store.ContactEvent(nil, store.StateOf(u, nil))
+		if created, err = encodeChanges(u.DirectoryID, time.Time{}, []store.Event{cev}); err != nil {
+			return store.User{}, err
+		}
+	}
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.User, error) {
 		u, err := insertUser(ctx, tx, u, row)
 		if err != nil {
 			return store.User{}, err
 		}
 		ev.ResourceID = u.ID
+		if created != nil {
+			created := slices.Clone(created)
+			created[0].time = tx.now
+			if err := tx.addChanges(ctx, created); err != nil {
+				return store.User{}, err
+			}
+		}
 		return u, insertEvent(ctx, tx, u.DirectoryID, ev)
 	})
 }
@@ -134,6 +151,11 @@ func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(st
 		if err := updateLookup(ctx, tx, u, deriveLookup(old), lr); err != nil {
 			return store.User{}, err
 		}
+		if db.events {
+			if err := recordUserUpdate(ctx, tx, old, u); err != nil {
+				return store.User{}, err
+			}
+		}
 		ev.ResourceID = u.ID
 		return u, insertEvent(ctx, tx, u.DirectoryID, ev)
 	})
@@ -144,6 +166,11 @@ func (db *DB) DeleteUser(ctx context.Context, directoryID, id string, version in
 	return db.write(ctx, func(ctx context.Context, tx *tx) error {
 		if err := checkVersion(ctx, tx, "user", directoryID, id, version); err != nil {
 			return err
+		}
+		if db.events {
+			if err := recordUserDelete(ctx, tx, directoryID, id); err != nil {
+				return err
+			}
 		}
 		// The user's groups lose a member, so their versions (ETags) move too.
 		if _, err := tx.ExecContext(ctx, `UPDATE groups SET version = version + 1, last_modified = ?

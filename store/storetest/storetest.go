@@ -87,6 +87,14 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Console/SetupLinks", testConsoleSetupLinks},
 		{"Console/Audit", testConsoleAudit},
 		{"Console/Overviews", testConsoleOverviews},
+		{"Events/Users", testEventsUsers},
+		{"Events/Groups", testEventsGroups},
+		{"Events/Cursor", testEventsCursor},
+		{"Events/Prune", testEventsPrune},
+		{"Events/Concurrent", testEventsConcurrent},
+		{"Events/Conflicts", testEventsConflicts},
+		{"Events/ConcurrentMembers", testEventsConcurrentMembers},
+		{"Events/Watch", testEventsWatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
