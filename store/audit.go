@@ -63,6 +63,7 @@ var AuditActions = []string{
 	AuditDirectoryCreated, AuditDirectoryRenamed, AuditDirectoryDeleted, AuditSCIMTokenRotated,
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditMappingReplaced,
 	AuditPresenceConnected, AuditPresenceConsentStarted, AuditPresenceConsentCompleted, AuditPresenceRevoked,
+	AuditWebhookCreated, AuditWebhookUpdated, AuditWebhookDeleted, AuditWebhookSecretRotated,
 }
 
 // IsAuditAction reports whether a is one of AuditActions.
