@@ -23,6 +23,7 @@ import (
 
 	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/webhook"
 )
 
 // SCIMTokenPrefix starts every directory SCIM token, so that a leaked token
@@ -53,6 +54,9 @@ type AdminConfig struct {
 	// purge its data before answering 202 (default 20 s): a directory of a
 	// million users takes minutes, longer than the server's write timeout.
 	DeleteWait time.Duration
+	// Webhooks keeps webhook secrets and delivers them. Nil: creating,
+	// changing and rotating answer 503 webhooks_unavailable.
+	Webhooks *webhook.Service
 }
 
 // Admin serves the administrators' API under /admin/v1.
@@ -114,6 +118,17 @@ func (a *Admin) Register(r *mux.Router) {
 	})
 	s.Handle("/directories/{id}/presence/consent", methods{http.MethodPost: a.startConsent})
 	s.Handle("/directories/{id}/audit", methods{http.MethodGet: a.directoryAudit})
+	s.Handle("/directories/{id}/webhooks", methods{
+		http.MethodPost: a.createWebhook,
+		http.MethodGet:  a.listWebhooks,
+	})
+	s.Handle("/directories/{id}/webhooks/{webhookId}", methods{
+		http.MethodGet:    a.getWebhook,
+		http.MethodPatch:  a.patchWebhook,
+		http.MethodDelete: a.deleteWebhook,
+	})
+	s.Handle("/directories/{id}/webhooks/{webhookId}/rotate-secret", methods{http.MethodPost: a.rotateWebhookSecret})
+	s.Handle("/directories/{id}/webhooks/{webhookId}/deliveries", methods{http.MethodGet: a.webhookDeliveries})
 	s.Handle("/audit", methods{http.MethodGet: a.audit})
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scimd/scimd/presence"
+	"github.com/scimd/scimd/webhook"
 )
 
 // Config is scimd's whole configuration. It is read once in main, from the
@@ -57,6 +59,13 @@ type Config struct {
 	// secret is secret. Both or neither.
 	PresenceClientID     string
 	PresenceClientSecret string
+
+	// Webhooks. WebhookAllow lists the non-public networks webhooks may
+	// reach; WebhookAllowHTTP accepts http:// URLs; WebhookTimeout bounds
+	// one delivery attempt (zero: the webhook package's default).
+	WebhookAllow     []netip.Prefix
+	WebhookAllowHTTP bool
+	WebhookTimeout   time.Duration
 }
 
 // The presence poll interval's bounds: faster buys nothing (Teams itself
@@ -197,6 +206,33 @@ func settings() []setting {
 			set: func(c *Config, v string) error { c.PresenceClientID = strings.TrimSpace(v); return nil }},
 		{env: "SCIMD_PRESENCE_CLIENT_SECRET", flag: "presence-client-secret", file: true, usage: "client secret of scimd's multi-tenant Entra app",
 			set: func(c *Config, v string) error { c.PresenceClientSecret = v; return nil }},
+		{env: "SCIMD_WEBHOOK_ALLOW_NETWORKS", flag: "webhook-allow-networks", usage: "non-public networks webhooks may reach: comma-separated CIDRs or addresses, or private (loopback, RFC 1918, ULA)",
+			set: func(c *Config, v string) error {
+				n, err := webhook.ParseNetworks(v)
+				c.WebhookAllow = n
+				return err
+			}},
+		{env: "SCIMD_WEBHOOK_ALLOW_HTTP", flag: "webhook-allow-http", def: "false", usage: "accept http:// webhook URLs (default: https only)",
+			set: func(c *Config, v string) error {
+				b, err := strconv.ParseBool(strings.TrimSpace(v))
+				if err != nil {
+					return fmt.Errorf("%q is not true or false", v)
+				}
+				c.WebhookAllowHTTP = b
+				return nil
+			}},
+		{env: "SCIMD_WEBHOOK_TIMEOUT", flag: "webhook-timeout", def: webhook.DefaultTimeout.String(), usage: "how long a webhook receiver may take to answer (Go duration, 1s to 60s)",
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration like 10s", v)
+				}
+				if d < time.Second || d > time.Minute {
+					return fmt.Errorf("%s is outside 1s to 60s", d)
+				}
+				c.WebhookTimeout = d
+				return nil
+			}},
 	}
 }
 
@@ -360,6 +396,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("presence_interval", c.PresenceInterval),
 		slog.String("presence_client_id", c.PresenceClientID),
 		slog.String("presence_client_secret", redacted(c.PresenceClientSecret != "")),
+		slog.Any("webhook_allow_networks", c.WebhookAllow),
+		slog.Bool("webhook_allow_http", c.WebhookAllowHTTP),
+		slog.Duration("webhook_timeout", c.WebhookTimeout),
 	)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/webhook"
 )
 
 // Main is the server process: Open prepares everything that can fail
@@ -37,6 +38,7 @@ type Main struct {
 	ln        net.Listener
 	server    *http.Server
 	presence  *presence.Service
+	webhooks  *webhook.Service
 	closeOnce sync.Once
 
 	// extraRoutes is a test hook, see handlerDeps.
@@ -52,6 +54,9 @@ type Main struct {
 	syncLogPruned func(deleted int64, err error)
 	// leaseTTL, when set, is the presence pollers' lease (tests).
 	leaseTTL time.Duration
+	// webhookConfig, when set, adjusts the webhook service's settings
+	// (tests: short backoff and rescan).
+	webhookConfig func(*webhook.Config)
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -104,6 +109,21 @@ func (m *Main) Open(ctx context.Context) error {
 		log.Warn("Microsoft accepts an admin-consent redirect URI only over https (or http://localhost): the consent flow will fail with this SCIMD_PUBLIC_URL",
 			"redirect_uri", m.Config.PublicURL+presence.ConsentCallbackPath)
 	}
+	wcfg := webhook.Config{
+		Store:   db,
+		Shared:  m.shared,
+		Key:     m.Config.SecretKey,
+		Policy:  webhook.Policy{AllowHTTP: m.Config.WebhookAllowHTTP, Allow: m.Config.WebhookAllow},
+		Render:  api.WebhookMessage,
+		Logger:  log,
+		Timeout: m.Config.WebhookTimeout,
+	}
+	if m.webhookConfig != nil {
+		m.webhookConfig(&wcfg)
+	}
+	if m.webhooks, err = webhook.New(wcfg); err != nil {
+		return fmt.Errorf("start webhooks: %w", err)
+	}
 	lookup := api.NewLookup(api.LookupConfig{
 		Store:          db,
 		Logger:         log,
@@ -128,6 +148,7 @@ func (m *Main) Open(ctx context.Context) error {
 			Logger:         log,
 			MaxBodyBytes:   m.Config.MaxBodyBytes,
 			Presence:       svc,
+			Webhooks:       m.webhooks,
 		}),
 		Lookup:      lookup,
 		Metrics:     mtr,
@@ -198,6 +219,7 @@ func (m *Main) Run(ctx context.Context) error {
 		retention:      m.Config.SyncLogRetention,
 		events:         m.db,
 		eventRetention: m.Config.eventRetention(),
+		deliveries:     m.db,
 		now:            time.Now,
 		log:            m.Logger.With("component", "sync_log_pruner"),
 		pruned:         m.syncLogPruned,
@@ -221,6 +243,14 @@ func (m *Main) Run(ctx context.Context) error {
 	g.Go(func() error {
 		if err := m.presence.Run(pctx); err != nil {
 			return fmt.Errorf("presence: %w", err)
+		}
+		return nil
+	})
+	// Webhooks stop with the poller, after the HTTP drain: a request in
+	// flight may still poke them.
+	g.Go(func() error {
+		if err := m.webhooks.Run(pctx); err != nil {
+			return fmt.Errorf("webhooks: %w", err)
 		}
 		return nil
 	})
