@@ -15,7 +15,7 @@ func TestCheckAddr(t *testing.T) {
 	private := webhook.Policy{Allow: webhook.PrivateNetworks}
 	listed := webhook.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("169.254.169.254/32"), netip.MustParsePrefix("0.0.0.0/0")}}
 	for _, tt := range []struct {
-		addr                     string
+		addr                    string
 		strict, private, listed bool // allowed under each policy
 	}{
 		{"93.184.215.14", true, true, true},
