@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/scimd/scimd/webhook"
 )
 
 const testAdminToken = "test-admin-token-0123456789"
@@ -58,6 +60,8 @@ type testOptions struct {
 	leaseTTL time.Duration
 	// Presence test hooks, see Main.
 	presenceInterval, streamHeartbeat, writeTimeout time.Duration
+	// webhookConfig adjusts the webhook service, see Main.
+	webhookConfig func(*webhook.Config)
 }
 
 func testConfig(t *testing.T) Config {
@@ -102,6 +106,7 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 		streamHeartbeat:  opts.streamHeartbeat,
 		writeTimeout:     opts.writeTimeout,
 		leaseTTL:         opts.leaseTTL,
+		webhookConfig:    opts.webhookConfig,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
