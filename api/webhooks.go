@@ -136,6 +136,11 @@ func (a *Admin) createWebhook(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "invalid_field", `field "resumeFrom" applies to PATCH only: a new webhook delivers the events recorded after its creation`)
 		return
 	}
+	if !a.cfg.Store.EventsEnabled() {
+		WriteError(w, http.StatusConflict, "events_disabled",
+			"change events are turned off on this server (SCIMD_EVENTS=off): a webhook would receive nothing; turn them on first")
+		return
+	}
 	hook := store.Webhook{DirectoryID: dir, ID: uuid.NewString(), Enabled: req.Enabled == nil || *req.Enabled}
 	if !a.applyWebhook(w, r, &hook, req) || !a.directoryExists(w, r, dir) {
 		return

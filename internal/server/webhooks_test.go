@@ -192,3 +192,18 @@ func TestReplicasWebhookDeliverOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhooksNeedEvents: with SCIMD_EVENTS=off a webhook would receive
+// nothing, so creating one is refused, saying why.
+func TestWebhooksNeedEvents(t *testing.T) {
+	opts := webhookOptions(newKey(t))
+	on := opts.config
+	opts.config = func(c *Config) { on(c); c.EventsOff = true }
+	s := startServer(t, opts)
+	d := decodeJSON[directoryJSON](t, s.do(http.MethodPost, "/admin/v1/directories", testAdminToken, `{"name":"Contoso"}`))
+	r := s.do(http.MethodPost, "/admin/v1/directories/"+d.ID+"/webhooks", testAdminToken, `{"url":"https://hooks.example.com/","events":["contact.created"]}`)
+	wantAPIError(t, r, http.StatusConflict, "events_disabled")
+	if !strings.Contains(string(r.body), "SCIMD_EVENTS") {
+		t.Errorf("answer %s should name SCIMD_EVENTS", r.body)
+	}
+}
