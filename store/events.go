@@ -186,20 +186,6 @@ func MembershipEvents(g0, g1 *GroupState, before, after map[string]*ContactState
 	return evs
 }
 
-// MemberOpUsers returns the users that ops name and whether every member
-// of the group may change too: when renamed (their contacts show the
-// group's name) or when ops remove every member.
-func MemberOpUsers(ops []MemberOp, renamed bool) (ids []string, all bool) {
-	all = renamed
-	for _, op := range ops {
-		if op.Kind == MembersRemoveAll {
-			all = true
-		}
-		ids = append(ids, op.UserIDs...)
-	}
-	return ids, all
-}
-
 // UserDeleteEvents returns the events of a user's delete: its removal
 // from each of its groups, then the contact's.
 func UserDeleteEvents(before *ContactState, groups []GroupState) []Event {
@@ -254,19 +240,28 @@ type GroupReader interface {
 
 // GroupWrite follows one write to a group for its events: BeginGroupWrite
 // reads the states the write may change, before its statements; Finish
-// reads them again after them and returns the events.
+// derives the states after them (a group write changes only memberships
+// and the group's name) and returns the events.
 type GroupWrite struct {
 	g0     *GroupState
-	ids    []string
+	ops    []MemberOp
 	before map[string]*ContactState
 	was    map[string]bool
 }
 
 // BeginGroupWrite starts following a write to the group g0 (nil when it
-// is created) that may change the users ids and, when all is set, every
-// member (see MemberOpUsers).
-func BeginGroupWrite(r GroupReader, g0 *GroupState, ids []string, all bool) (*GroupWrite, error) {
-	w := &GroupWrite{g0: g0}
+// is created) by ops (a create's initial members are one MembersAdd; a
+// delete is MembersRemoveAll), renamed when the write changes the
+// group's name. It reads the members ops name and, after a rename or with
+// MembersRemoveAll, every member.
+func BeginGroupWrite(r GroupReader, g0 *GroupState, ops []MemberOp, renamed bool) (*GroupWrite, error) {
+	w := &GroupWrite{g0: g0, ops: ops}
+	all := renamed
+	var ids []string
+	for _, op := range ops {
+		all = all || op.Kind == MembersRemoveAll
+		ids = append(ids, op.UserIDs...)
+	}
 	var every map[string]bool
 	var err error
 	if all && g0 != nil {
@@ -275,37 +270,78 @@ func BeginGroupWrite(r GroupReader, g0 *GroupState, ids []string, all bool) (*Gr
 		}
 	}
 	seen := make(map[string]bool, len(ids)+len(every))
+	var candidates []string
 	for _, id := range ids {
 		if !seen[id] {
 			seen[id] = true
-			w.ids = append(w.ids, id)
+			candidates = append(candidates, id)
 		}
 	}
 	for id := range every {
 		if !seen[id] {
 			seen[id] = true
-			w.ids = append(w.ids, id)
+			candidates = append(candidates, id)
 		}
 	}
-	if w.was, err = r.Members(w.ids); err != nil {
+	if len(candidates) == 0 {
+		w.was, w.before = map[string]bool{}, map[string]*ContactState{}
+		return w, nil
+	}
+	if every != nil {
+		w.was = every
+	} else if g0 == nil {
+		w.was = map[string]bool{}
+	} else if w.was, err = r.Members(candidates); err != nil {
 		return nil, err
 	}
-	if w.before, err = r.States(w.ids); err != nil {
+	if w.before, err = r.States(candidates); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-// Finish returns the write's events, g1 being the group after it (nil
-// when deleted).
-func (w *GroupWrite) Finish(r GroupReader, g1 *GroupState) ([]Event, error) {
-	after, err := r.States(w.ids)
-	if err != nil {
-		return nil, err
+// Finish returns the events of the write, once its statements succeeded,
+// g1 being the group after it (nil when deleted).
+func (w *GroupWrite) Finish(g1 *GroupState) []Event {
+	is := make(map[string]bool, len(w.was))
+	for id, m := range w.was {
+		is[id] = m
 	}
-	is, err := r.Members(w.ids)
-	if err != nil {
-		return nil, err
+	for _, op := range w.ops {
+		switch op.Kind {
+		case MembersAdd:
+			for _, id := range op.UserIDs {
+				is[id] = true
+			}
+		case MembersRemove:
+			for _, id := range op.UserIDs {
+				delete(is, id)
+			}
+		case MembersRemoveAll:
+			clear(is)
+		}
 	}
-	return MembershipEvents(w.g0, g1, w.before, after, w.was, is), nil
+	if g1 == nil {
+		clear(is)
+	}
+	after := make(map[string]*ContactState, len(w.before))
+	for id, b := range w.before {
+		a := *b
+		groups := slices.Clone(b.Groups)
+		if w.was[id] && w.g0 != nil {
+			if i := slices.Index(groups, w.g0.DisplayName); i >= 0 {
+				groups = slices.Delete(groups, i, i+1)
+			}
+		}
+		if is[id] {
+			groups = append(groups, g1.DisplayName)
+		}
+		SortGroupNames(groups)
+		if len(groups) == 0 {
+			groups = nil
+		}
+		a.Groups = groups
+		after[id] = &a
+	}
+	return MembershipEvents(w.g0, g1, w.before, after, w.was, is)
 }

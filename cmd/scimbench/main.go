@@ -57,9 +57,12 @@ type options struct {
 	db          string
 	// postgres is the -postgres server URL; backends and replicas are
 	// what the in-process scimd runs on, one run of the cycle each.
-	postgres    string
-	backends    []string
-	replicas    []int
+	postgres string
+	backends []string
+	replicas []int
+	// eventsOff lists the change-event settings to run at: false is
+	// scimd's default (events recorded), true SCIMD_EVENTS=off.
+	eventsOff   []bool
 	keep        bool
 	serverLog   string
 	ceilingDir  string
@@ -86,7 +89,7 @@ const maxReplicas = 16
 
 func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error) {
 	var o options
-	var scale, backends, replicas string
+	var scale, backends, replicas, events string
 	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.users, "users", 10000, "users to provision")
@@ -106,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 	fs.StringVar(&o.postgres, "postgres", "", "URL of a PostgreSQL server (postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable): the postgres backend runs on a new database created there for each run, dropped afterwards unless -keep")
 	fs.StringVar(&backends, "backends", backendSQLite, "comma-separated backends of the in-process scimd, sqlite and postgres: the whole cycle on each, in this order, then a table comparing them (default postgres alone when -postgres is set)")
 	fs.StringVar(&replicas, "replicas", "1", "in-process scimd servers on the one PostgreSQL database, each worker sending to replica worker%N; comma-separated counts (1,2) run postgres at each")
+	fs.StringVar(&events, "events", "on", "in-process scimd's change events (SCIMD_EVENTS): on, off, or on,off to run the cycle with each and compare what recording them costs")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database (in-process) or the directory (-base) after the run")
 	fs.StringVar(&o.serverLog, "server-log", "text", "in-process scimd's access log: text or json (formatted, then discarded, as scimd's costs), or off")
 	fs.StringVar(&o.ceilingDir, "ceiling-dir", "", "directory of the storage ceiling's SQLite file (default: beside the database; with -base, the temporary directory)")
@@ -153,6 +157,16 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 			add("-replicas: %d is named twice", n)
 		default:
 			o.replicas = append(o.replicas, n)
+		}
+	}
+	for e := range strings.SplitSeq(events, ",") {
+		switch e = strings.TrimSpace(e); {
+		case e != "on" && e != "off":
+			add("-events: %q is not on or off", e)
+		case slices.Contains(o.eventsOff, e == "off"):
+			add("-events: %s is named twice", e)
+		default:
+			o.eventsOff = append(o.eventsOff, e == "off")
 		}
 	}
 	onPostgres := slices.Contains(o.backends, backendPostgres)
@@ -215,8 +229,8 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 		if o.db != "" {
 			add("-db is for the in-process scimd; with -base the server has its own")
 		}
-		if given["backends"] || given["replicas"] || o.postgres != "" {
-			add("-backends, -postgres and -replicas are for the in-process scimd; with -base the server has its own")
+		if given["backends"] || given["replicas"] || given["events"] || o.postgres != "" {
+			add("-backends, -postgres, -replicas and -events are for the in-process scimd; with -base the server has its own")
 		}
 		if _, err := loopbackOnly(o.base); err != nil {
 			errs = append(errs, err)
@@ -245,8 +259,9 @@ func sizesFor(o options, users int) sizes {
 // how many replicas share the database. With -base both are the running
 // scimd's own (Backend "").
 type config struct {
-	Backend  string
-	Replicas int
+	Backend   string
+	Replicas  int
+	EventsOff bool // SCIMD_EVENTS=off
 }
 
 // configs are the runs at each size, in the order of -backends, postgres
@@ -257,12 +272,14 @@ func (o options) configs() []config {
 	}
 	var cs []config
 	for _, b := range o.backends {
-		if b != backendPostgres {
-			cs = append(cs, config{Backend: b, Replicas: 1})
-			continue
-		}
-		for _, n := range o.replicas {
-			cs = append(cs, config{Backend: b, Replicas: n})
+		for _, off := range o.eventsOff {
+			if b != backendPostgres {
+				cs = append(cs, config{Backend: b, Replicas: 1, EventsOff: off})
+				continue
+			}
+			for _, n := range o.replicas {
+				cs = append(cs, config{Backend: b, Replicas: n, EventsOff: off})
+			}
 		}
 	}
 	return cs
@@ -350,10 +367,14 @@ runs:
 
 // fileTag names a config in profile file names: sqlite, postgres-x2.
 func (c config) fileTag() string {
+	tag := cmpOr(c.Backend, "base")
 	if c.Backend == backendPostgres {
-		return fmt.Sprintf("postgres-x%d", c.Replicas)
+		tag = fmt.Sprintf("postgres-x%d", c.Replicas)
 	}
-	return cmpOr(c.Backend, "base")
+	if c.EventsOff {
+		tag += "-noevents"
+	}
+	return tag
 }
 
 // runOnce runs the ceilings and the cycle at one size on a new database
@@ -365,7 +386,7 @@ func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult,
 	var t *target
 	var ceilingPath string // the SQLite storage ceiling's file
 	var pg *pgDatabase     // the run's PostgreSQL database
-	r := &RunResult{Sizes: s, Remote: o.base != "", Backend: cfg.Backend, Replicas: cfg.Replicas}
+	r := &RunResult{Sizes: s, Remote: o.base != "", Backend: cfg.Backend, Replicas: cfg.Replicas, EventsOff: cfg.EventsOff}
 	scope := "scimd and scimbench's client, one process"
 	switch {
 	case o.base != "":
@@ -386,7 +407,7 @@ func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult,
 		}()
 		r.Postgres = pg.info
 		b.prog.note(fmt.Sprintf("starting %d scimd in-process on %s", cfg.Replicas, redactURL(pg.url)))
-		if t, err = startInProcess(ctx, "", pg.url, cfg.Replicas, o.serverLog); err != nil {
+		if t, err = startInProcess(ctx, "", pg.url, cfg.Replicas, o.serverLog, cfg.EventsOff); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -411,7 +432,7 @@ func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult,
 		}
 		defer cleanup()
 		b.prog.note(fmt.Sprintf("starting scimd in-process on %s", dbPath))
-		if t, err = startInProcess(ctx, dbPath, "", 1, o.serverLog); err != nil {
+		if t, err = startInProcess(ctx, dbPath, "", 1, o.serverLog, cfg.EventsOff); err != nil {
 			return nil, err
 		}
 		defer func() {

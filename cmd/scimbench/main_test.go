@@ -261,20 +261,28 @@ func TestParseBackendFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []config{{backendSQLite, 1}, {backendPostgres, 1}, {backendPostgres, 2}}
+	want := []config{{backendSQLite, 1, false}, {backendPostgres, 1, false}, {backendPostgres, 2, false}}
 	if got := o.configs(); !slices.Equal(got, want) {
 		t.Errorf("configs %v, want %v", got, want)
 	}
-	if o, _, err := parseFlags([]string{"-postgres", server}, &bytes.Buffer{}); err != nil || !slices.Equal(o.configs(), []config{{backendPostgres, 1}}) {
+	if o, _, err := parseFlags([]string{"-postgres", server}, &bytes.Buffer{}); err != nil || !slices.Equal(o.configs(), []config{{backendPostgres, 1, false}}) {
 		t.Errorf("-postgres alone: %v, %v; want postgres with one replica", o.configs(), err)
 	}
-	if o, _, err := parseFlags(nil, &bytes.Buffer{}); err != nil || !slices.Equal(o.configs(), []config{{backendSQLite, 1}}) {
+	if o, _, err := parseFlags(nil, &bytes.Buffer{}); err != nil || !slices.Equal(o.configs(), []config{{backendSQLite, 1, false}}) {
 		t.Errorf("defaults: %v, %v; want sqlite", o.configs(), err)
+	}
+	o, _, err = parseFlags([]string{"-backends", "sqlite,postgres", "-events", "on,off", "-postgres", server}, &bytes.Buffer{})
+	want = []config{{backendSQLite, 1, false}, {backendSQLite, 1, true}, {backendPostgres, 1, false}, {backendPostgres, 1, true}}
+	if err != nil || !slices.Equal(o.configs(), want) {
+		t.Errorf("-events on,off: %v, %v; want %v", o.configs(), err, want)
 	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"-events", "maybe"}, `-events: "maybe" is not on or off`},
+		{[]string{"-events", "off,off"}, "named twice"},
+		{[]string{"-base", "http://127.0.0.1:8080", "-events", "off"}, "for the in-process scimd"},
 		{[]string{"-backends", "postgres"}, "-backends postgres needs -postgres"},
 		{[]string{"-backends", "sqlite,postgres"}, "-backends postgres needs -postgres"},
 		{[]string{"-replicas", "2"}, "-replicas needs the postgres backend"},

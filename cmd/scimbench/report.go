@@ -40,6 +40,8 @@ type RunResult struct {
 	// ("" with -base); Replicas how many scimd servers shared it.
 	Backend  string `json:"backend,omitempty"`
 	Replicas int    `json:"replicas"`
+	// EventsOff: the run's scimd recorded no change events.
+	EventsOff bool `json:"eventsOff,omitempty"`
 	// Postgres describes the PostgreSQL server and the run's database.
 	Postgres *PostgresInfo           `json:"postgres,omitempty"`
 	Sizes    sizes                   `json:"sizes"`
@@ -192,13 +194,17 @@ func (r *RunResult) storageCeilings() (ins, sel string) {
 // label names the run's backend: sqlite, postgres×2 (two replicas), or
 // -base.
 func (r *RunResult) label() string {
+	label := r.Backend
 	switch r.Backend {
 	case "":
 		return "-base"
 	case backendPostgres:
-		return fmt.Sprintf("postgres×%d", r.Replicas)
+		label = fmt.Sprintf("postgres×%d", r.Replicas)
 	}
-	return r.Backend
+	if r.EventsOff {
+		label += " no-events"
+	}
+	return label
 }
 
 // computeRatios sets every operation's ratios to its ceilings.

@@ -67,8 +67,8 @@ func remoteTarget(base, adminToken string) (*target, error) {
 // database, one after the other (the first migrates it and makes the
 // first-start setup), all with the same admin token. logFormat "text" or
 // "json" formats their access logs as scimd would (then discards them),
-// "off" skips logging.
-func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas int, logFormat string) (_ *target, err error) {
+// "off" skips logging. eventsOff runs them with SCIMD_EVENTS=off.
+func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas int, logFormat string, eventsOff bool) (_ *target, err error) {
 	token := randomToken()
 	cfg := server.Config{
 		Addr:             "127.0.0.1:0",
@@ -81,6 +81,7 @@ func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas in
 		LogFormat:        "text",
 		ShutdownTimeout:  15 * time.Second,
 		SyncLogRetention: 720 * time.Hour,
+		EventsOff:        eventsOff,
 	}
 	logger := slog.New(slog.DiscardHandler)
 	switch logFormat {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,9 +18,18 @@ import (
 // locked until the commit, so that numbers are in commit order: a
 // transaction that numbers after another commits after it. Taking the
 // counter last keeps that lock short (only the commit waits under it) and
-// deadlock-free (no other lock is taken after it). The same statement
-// notifies every replica (ChangeEvents), whose listener wakes its
-// watchers.
+// deadlock-free (no other lock is taken after it).
+//
+// Other replicas learn of new events from a notification (ChangeEvents)
+// that the notifier sends after the commit, at most one per directory
+// every notifyEvery, in its own statement: a NOTIFY in the write's
+// transaction would serialize every notifying commit of the database
+// (PostgreSQL queues notifications under one lock held through the
+// commit), which made creations at c=16 a third slower. The listener of
+// every replica turns them into WatchEvents wake-ups; this replica's
+// watchers are woken at the commit. A notification lost with its replica
+// (killed between the commit and the notifier's next send) delays the
+// others' streams until they read again by themselves (their heartbeat).
 //
 // A new write method records events by loading the states it changes
 // before and after its statements (contactStates, or store.StateOf for a
@@ -38,18 +48,15 @@ func (t *tx) record(directoryID string, evs ...store.Event) {
 }
 
 // recordChangesSQL numbers the events in $2-$4 (kinds, resource ids,
-// payloads) of directory $1 under its counter row, inserts them at $5 and
-// notifies ($6, $7 + the newest number).
+// payloads) of directory $1 under its counter row and inserts them at $5.
 const recordChangesSQL = `WITH counter AS (
 	INSERT INTO event_counters (directory_id, seq) VALUES ($1, cardinality($2::text[]))
 	ON CONFLICT (directory_id) DO UPDATE SET seq = event_counters.seq + excluded.seq
 	RETURNING seq
-), recorded AS (
-	INSERT INTO change_events (directory_id, seq, time, kind, resource_id, data)
-	SELECT $1, counter.seq - cardinality($2::text[]) + e.n, $5, e.kind, e.resource_id, e.data
-	FROM counter, unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e (kind, resource_id, data, n)
 )
-SELECT pg_notify($6, $7 || counter.seq) FROM counter`
+INSERT INTO change_events (directory_id, seq, time, kind, resource_id, data)
+SELECT $1, counter.seq - cardinality($2::text[]) + e.n, $5, e.kind, e.resource_id, e.data
+FROM counter, unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e (kind, resource_id, data, n)`
 
 // recordChangesArgs are recordChangesSQL's arguments for evs of one
 // directory.
@@ -62,12 +69,13 @@ func recordChangesArgs(directoryID string, now time.Time, evs []store.Event) ([]
 		}
 		kinds[i], ids[i], data[i] = ev.Kind, ev.ResourceID, string(b)
 	}
-	return []any{directoryID, kinds, ids, data, now, channel, payload(store.Change{Kind: store.ChangeEvents, DirectoryID: directoryID}) + " "}, nil
+	return []any{directoryID, kinds, ids, data, now}, nil
 }
 
 // recordChanges inserts the transaction's change events, a statement per
-// directory (a write changes one).
-func recordChanges(ctx context.Context, t *tx) error {
+// directory (a write changes one), and returns those directories.
+func recordChanges(ctx context.Context, t *tx) ([]string, error) {
+	var dirs []string
 	for len(t.changes) > 0 {
 		dir := t.changes[0].DirectoryID
 		var evs, rest []store.Event
@@ -80,14 +88,85 @@ func recordChanges(ctx context.Context, t *tx) error {
 		}
 		args, err := recordChangesArgs(dir, t.now, evs)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := t.Exec(ctx, recordChangesSQL, args...); err != nil {
-			return wrap("record change events", err)
+			return nil, wrap("record change events", err)
 		}
 		t.changes = rest
+		dirs = append(dirs, dir)
 	}
-	return nil
+	return dirs, nil
+}
+
+// notifyEvery is how long the notifier gathers directories with new
+// events before it tells the other replicas.
+const notifyEvery = 20 * time.Millisecond
+
+// notifier tells every replica which directories have new events.
+type notifier struct {
+	db     *DB
+	mu     sync.Mutex
+	dirs   map[string]bool
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newNotifier(db *DB) *notifier {
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &notifier{db: db, dirs: map[string]bool{}, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	go n.run(ctx)
+	return n
+}
+
+// committed notes that events of the directories committed: this
+// replica's watchers wake now, the others' after the next notification.
+func (n *notifier) committed(directoryIDs ...string) {
+	n.db.watch.Signal(directoryIDs...)
+	n.mu.Lock()
+	for _, id := range directoryIDs {
+		n.dirs[id] = true
+	}
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) close() {
+	n.cancel()
+	<-n.done
+}
+
+func (n *notifier) run(ctx context.Context) {
+	defer close(n.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(notifyEvery):
+		}
+		n.mu.Lock()
+		payloads := make([]string, 0, len(n.dirs))
+		for id := range n.dirs {
+			payloads = append(payloads, payload(store.Change{Kind: store.ChangeEvents, DirectoryID: id}))
+		}
+		clear(n.dirs)
+		n.mu.Unlock()
+		sctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		_, err := n.db.pool.Exec(sctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, channel, payloads)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			n.db.log.Warn("postgres: notifying other replicas of change events failed; their streams read again at their heartbeat", "err", err)
+		}
+	}
 }
 
 // EventsEnabled reports whether writes record change events.
@@ -248,15 +327,27 @@ func (g groupReader) Members(ids []string) (map[string]bool, error) {
 	return members(g.ctx, g.tx, g.directoryID, g.groupID, ids)
 }
 
+// States locks the users it reads until the commit, in id order, then
+// reads them: a concurrent write of one of them (its update, its
+// membership of another group) waits for this one and then reads what
+// this one wrote, so that each event's states follow from the one
+// before. The read is a statement of its own, so that its snapshot is
+// taken once the locks are held (a subquery of the locking statement
+// would read with the snapshot from before the wait). The lock (no key
+// update) leaves foreign key checks alone.
 func (g groupReader) States(ids []string) (map[string]*store.ContactState, error) {
+	if _, err := g.tx.Exec(g.ctx, `SELECT 1 FROM users WHERE directory_id = $1 AND id = ANY ($2::text[])
+		ORDER BY id FOR NO KEY UPDATE`, g.directoryID, ids); err != nil {
+		return nil, wrap("lock members", err)
+	}
 	return contactStates(g.ctx, g.tx, g.directoryID, ids)
 }
 
-// beginGroupWrite starts following a write to the group for its events
-// (store.GroupWrite).
-func beginGroupWrite(ctx context.Context, tx *tx, directoryID, groupID string, g0 *store.GroupState, ids []string, all bool) (*groupWrite, error) {
+// beginGroupWrite starts following a write to the group by ops for its
+// events (store.GroupWrite).
+func beginGroupWrite(ctx context.Context, tx *tx, directoryID, groupID string, g0 *store.GroupState, ops []store.MemberOp, renamed bool) (*groupWrite, error) {
 	r := groupReader{ctx: ctx, tx: tx, directoryID: directoryID, groupID: groupID}
-	w, err := store.BeginGroupWrite(r, g0, ids, all)
+	w, err := store.BeginGroupWrite(r, g0, ops, renamed)
 	if err != nil {
 		return nil, err
 	}
@@ -269,22 +360,10 @@ type groupWrite struct {
 	w *store.GroupWrite
 }
 
-// beginUpdateGroup is beginGroupWrite for an update of old into g by
-// ops: a rename or a removal of every member may change every member.
-func beginUpdateGroup(ctx context.Context, tx *tx, old, g store.Group, ops []store.MemberOp) (*groupWrite, error) {
-	ids, all := store.MemberOpUsers(ops, old.DisplayName != g.DisplayName)
-	return beginGroupWrite(ctx, tx, old.DirectoryID, old.ID, groupState(old), ids, all)
-}
-
 // finish records the write's events, g1 being the group after it (nil
 // when deleted).
-func (g *groupWrite) finish(ctx context.Context, tx *tx, g1 *store.GroupState) error {
-	evs, err := g.w.Finish(g.r, g1)
-	if err != nil {
-		return err
-	}
-	tx.record(g.r.directoryID, evs...)
-	return nil
+func (g *groupWrite) finish(tx *tx, g1 *store.GroupState) {
+	tx.record(g.r.directoryID, g.w.Finish(g1)...)
 }
 
 // groupState is g as change events show it.

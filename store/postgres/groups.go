@@ -23,7 +23,7 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, 
 		var gw *groupWrite
 		if db.events {
 			var err error
-			if gw, err = beginGroupWrite(ctx, tx, g.DirectoryID, g.ID, nil, members, false); err != nil {
+			if gw, err = beginGroupWrite(ctx, tx, g.DirectoryID, g.ID, nil, []store.MemberOp{{Kind: store.MembersAdd, UserIDs: members}}, false); err != nil {
 				return store.Group{}, err
 			}
 		}
@@ -40,9 +40,7 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, 
 			return store.Group{}, err
 		}
 		if gw != nil {
-			if err := gw.finish(ctx, tx, groupState(g)); err != nil {
-				return store.Group{}, err
-			}
+			gw.finish(tx, groupState(g))
 		}
 		ev := ev
 		ev.ResourceID = g.ID
@@ -129,7 +127,7 @@ func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(s
 		g.Version, g.LastModified = old.Version+1, tx.now
 		var gw *groupWrite
 		if db.events {
-			if gw, err = beginUpdateGroup(ctx, tx, old, g, change.Members); err != nil {
+			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(old), change.Members, old.DisplayName != g.DisplayName); err != nil {
 				return store.Group{}, err
 			}
 		}
@@ -137,9 +135,7 @@ func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(s
 			return store.Group{}, err
 		}
 		if gw != nil {
-			if err := gw.finish(ctx, tx, groupState(g)); err != nil {
-				return store.Group{}, err
-			}
+			gw.finish(tx, groupState(g))
 		}
 		change.Event.ResourceID = g.ID
 		return g, insertEvent(ctx, tx, directoryID, change.Event)
@@ -241,7 +237,7 @@ func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version i
 			if err != nil {
 				return err
 			}
-			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(g), nil, true); err != nil {
+			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(g), []store.MemberOp{{Kind: store.MembersRemoveAll}}, false); err != nil {
 				return err
 			}
 		}
@@ -249,9 +245,7 @@ func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version i
 			return wrap("delete group", err)
 		}
 		if gw != nil {
-			if err := gw.finish(ctx, tx, nil); err != nil {
-				return err
-			}
+			gw.finish(tx, nil)
 		}
 		ev.ResourceID = id
 		return insertEvent(ctx, tx, directoryID, ev)

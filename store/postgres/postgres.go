@@ -63,6 +63,7 @@ type DB struct {
 	listen *listener
 	events bool      // writes record change events (events.go)
 	watch  watch.Hub // wakes the readers of change events
+	notify *notifier // tells the other replicas of new events
 	// self names this process as a lease owner: random, so that a
 	// restarted replica never mistakes its predecessor's leases for its
 	// own.
@@ -130,6 +131,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.listen = newListener(db, cfg.ConnConfig)
+	db.notify = newNotifier(db)
 	return db, nil
 }
 
@@ -155,6 +157,7 @@ func hasParam(databaseURL, name string) bool {
 
 // Close stops the listener and closes the pool.
 func (db *DB) Close() error {
+	db.notify.close()
 	db.listen.close()
 	db.pool.Close()
 	return nil
@@ -210,11 +213,15 @@ func (db *DB) writeOnce(ctx context.Context, fn func(context.Context, *tx) error
 	if err := fn(ctx, wt); err != nil {
 		return err
 	}
-	if err := recordChanges(ctx, wt); err != nil {
+	dirs, err := recordChanges(ctx, wt)
+	if err != nil {
 		return err
 	}
 	if err := t.Commit(ctx); err != nil {
 		return wrap("commit", err)
+	}
+	if len(dirs) > 0 {
+		db.notify.committed(dirs...)
 	}
 	return nil
 }

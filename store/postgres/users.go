@@ -49,6 +49,9 @@ func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) 
 	if err := userWriteError(execBatch(ctx, db.pool, b), u); err != nil {
 		return store.User{}, err
 	}
+	if db.events {
+		db.notify.committed(u.DirectoryID)
+	}
 	return u, nil
 }
 

@@ -304,11 +304,11 @@ func (g groupReader) States(ids []string) (map[string]*store.ContactState, error
 	return contactStates(g.ctx, g.tx, g.directoryID, ids)
 }
 
-// beginGroupWrite starts following a write to the group for its events
-// (store.GroupWrite).
-func beginGroupWrite(ctx context.Context, tx *tx, directoryID, groupID string, g0 *store.GroupState, ids []string, all bool) (*groupWrite, error) {
+// beginGroupWrite starts following a write to the group by ops for its
+// events (store.GroupWrite).
+func beginGroupWrite(ctx context.Context, tx *tx, directoryID, groupID string, g0 *store.GroupState, ops []store.MemberOp, renamed bool) (*groupWrite, error) {
 	r := groupReader{ctx: ctx, tx: tx, directoryID: directoryID, groupID: groupID}
-	w, err := store.BeginGroupWrite(r, g0, ids, all)
+	w, err := store.BeginGroupWrite(r, g0, ops, renamed)
 	if err != nil {
 		return nil, err
 	}
@@ -321,21 +321,10 @@ type groupWrite struct {
 	w *store.GroupWrite
 }
 
-// beginUpdateGroup is beginGroupWrite for an update of old into g by
-// ops: a rename or a removal of every member may change every member.
-func beginUpdateGroup(ctx context.Context, tx *tx, old, g store.Group, ops []store.MemberOp) (*groupWrite, error) {
-	ids, all := store.MemberOpUsers(ops, old.DisplayName != g.DisplayName)
-	return beginGroupWrite(ctx, tx, old.DirectoryID, old.ID, groupState(old), ids, all)
-}
-
 // finish records the write's events, g1 being the group after it (nil
 // when deleted).
 func (g *groupWrite) finish(ctx context.Context, tx *tx, g1 *store.GroupState) error {
-	evs, err := g.w.Finish(g.r, g1)
-	if err != nil {
-		return err
-	}
-	return recordChanges(ctx, tx, g.r.directoryID, evs)
+	return recordChanges(ctx, tx, g.r.directoryID, g.w.Finish(g1))
 }
 
 // groupState is g as change events show it.

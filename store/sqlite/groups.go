@@ -21,7 +21,7 @@ func (db *DB) CreateGroup(ctx context.Context, g store.Group, members []string, 
 		g.Doc, g.Version, g.Created, g.LastModified = []byte(doc), 1, tx.now, tx.now
 		var gw *groupWrite
 		if db.events {
-			if gw, err = beginGroupWrite(ctx, tx, g.DirectoryID, g.ID, nil, members, false); err != nil {
+			if gw, err = beginGroupWrite(ctx, tx, g.DirectoryID, g.ID, nil, []store.MemberOp{{Kind: store.MembersAdd, UserIDs: members}}, false); err != nil {
 				return store.Group{}, err
 			}
 		}
@@ -149,7 +149,7 @@ func (db *DB) UpdateGroup(ctx context.Context, directoryID, id string, fn func(s
 		g.Version, g.LastModified = old.Version+1, tx.now
 		var gw *groupWrite
 		if db.events {
-			if gw, err = beginUpdateGroup(ctx, tx, old, g, change.Members); err != nil {
+			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(old), change.Members, old.DisplayName != g.DisplayName); err != nil {
 				return store.Group{}, err
 			}
 		}
@@ -258,7 +258,7 @@ func (db *DB) DeleteGroup(ctx context.Context, directoryID, id string, version i
 			if err != nil {
 				return err
 			}
-			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(g), nil, true); err != nil {
+			if gw, err = beginGroupWrite(ctx, tx, directoryID, id, groupState(g), []store.MemberOp{{Kind: store.MembersRemoveAll}}, false); err != nil {
 				return err
 			}
 		}

@@ -404,10 +404,10 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	go func() { wg.Wait(); close(done) }()
 	var seen []store.Event
 	after := latest(t, s, d.ID)
-	for finished := false; !finished; {
+	for finished := false; ; {
 		select {
 		case <-done:
-			finished = true // one more read after the last commit
+			finished = true // read to the end after the last commit
 		default:
 		}
 		evs, _, err := s.ListEvents(ctx, d.ID, after, 50)
@@ -421,6 +421,9 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 			after = ev.Seq
 		}
 		seen = append(seen, evs...)
+		if finished && len(evs) < 50 {
+			break
+		}
 	}
 	close(errs)
 	for err := range errs {
@@ -449,4 +452,78 @@ func testEventsWatch(t *testing.T, s store.Store) {
 	}
 	stop()
 	stop() // idempotent
+}
+
+// testEventsConflicts creates one userName from several goroutines at
+// once (on SQLite they share a group commit, each write in its own
+// savepoint): only the create that committed leaves an event.
+func testEventsConflicts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	d := createDirectory(t, s)
+	var wg sync.WaitGroup
+	for i := range workers {
+		name := "race@example.com"
+		if i%2 == 1 {
+			name = strings.ToUpper(name)
+		}
+		wg.Go(func() { _, _ = s.CreateUser(ctx, newUser(d.ID, name, nil), store.SyncEvent{}) })
+	}
+	wg.Wait()
+	users, _, err := s.ListUsers(ctx, d.ID, store.Query{Limit: 10})
+	if err != nil || len(users) != 1 {
+		t.Fatalf("ListUsers: %d users, %v", len(users), err)
+	}
+	wantChanges(t, s, d.ID, 0, "racing creates", "contact:"+users[0].ID+":created")
+}
+
+// testEventsConcurrentMembers adds one user to several groups at once and
+// updates it meanwhile: each of its contact events must start from the
+// state the one before left (no event built on a stale read), and the
+// last must show every group.
+func testEventsConcurrentMembers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	d := createDirectory(t, s)
+	u := createContact(t, s, d.ID, "u@contoso.com", contact("User One", "u@contoso.com"))
+	var groups []store.Group
+	var names []string
+	for i := range workers {
+		g := createGroup(t, s, d.ID, fmt.Sprintf("Group %d", i))
+		groups, names = append(groups, g), append(names, g.DisplayName)
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() {
+			if _, err := s.UpdateGroup(ctx, d.ID, g.ID, func(store.Group) (store.GroupChange, error) {
+				return store.GroupChange{Members: []store.MemberOp{{Kind: store.MembersAdd, UserIDs: []string{u.ID}}}}, nil
+			}); err != nil {
+				t.Errorf("UpdateGroup: %v", err)
+			}
+		})
+	}
+	for i := range 4 {
+		wg.Go(func() {
+			if _, err := s.UpdateUser(ctx, d.ID, u.ID, func(old store.User) (store.User, store.SyncEvent, error) {
+				old.Contact.Title = fmt.Sprintf("Title %d", i)
+				return old, store.SyncEvent{}, nil
+			}); err != nil {
+				t.Errorf("UpdateUser: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	var prev *store.ContactState
+	for _, ev := range changeEvents(t, s, d.ID, 0) {
+		if ev.Kind != store.EventContact || ev.ResourceID != u.ID {
+			continue
+		}
+		if prev != nil && (ev.Before == nil || !sameState(*ev.Before, *prev)) {
+			t.Fatalf("event %d starts from %+v, the one before left %+v", ev.Seq, ev.Before, prev)
+		}
+		prev = ev.After
+	}
+	sorted := slices.Clone(names)
+	store.SortGroupNames(sorted)
+	if prev == nil || !slices.Equal(prev.Groups, sorted) {
+		t.Errorf("last state's groups %q, want %q", prev.Groups, sorted)
+	}
 }

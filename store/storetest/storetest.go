@@ -88,6 +88,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Events/Cursor", testEventsCursor},
 		{"Events/Prune", testEventsPrune},
 		{"Events/Concurrent", testEventsConcurrent},
+		{"Events/Conflicts", testEventsConflicts},
+		{"Events/ConcurrentMembers", testEventsConcurrentMembers},
 		{"Events/Watch", testEventsWatch},
 		{"Webhooks/CRUD", testWebhooksCRUD},
 		{"Webhooks/Deliveries", testWebhookDeliveries},
