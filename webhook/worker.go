@@ -1,11 +1,13 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -481,7 +483,10 @@ func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool
 		s.expired(ctx, w, oldest)
 		return 0, false
 	}
-	passed := w.Cursor
+	// cursor is where the store has the webhook, passed how far this
+	// step went: events passed over are recorded with the next attempt
+	// (or at the end), not one write each.
+	cursor, passed := w.Cursor, w.Cursor
 	for _, ev := range evs {
 		m, ok, err := s.cfg.Render(d, ev)
 		if err != nil {
@@ -491,14 +496,24 @@ func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool
 			passed = ev.Seq
 			continue
 		}
-		if passed > w.Cursor {
+		if passed > cursor {
 			if err := s.cfg.Store.AdvanceWebhook(ctx, dir, id, passed); err != nil {
 				return s.storeFailed(ctx, "advance webhook", dir, id, err)
 			}
 		}
-		return s.attempt(ctx, w, ev.Seq, m)
+		delivered, wait, more := s.attempt(ctx, w, ev.Seq, m)
+		if !delivered {
+			return wait, more
+		}
+		cursor, passed = ev.Seq, ev.Seq
+		// An administrator may have changed or disabled the webhook
+		// meanwhile: go on only with its settings unchanged.
+		now, err := s.cfg.Store.GetWebhook(ctx, dir, id)
+		if err != nil || !sameSettings(now, w) || now.Cursor != cursor {
+			return 0, true
+		}
 	}
-	if passed > w.Cursor {
+	if passed > cursor {
 		if err := s.cfg.Store.AdvanceWebhook(ctx, dir, id, passed); err != nil {
 			return s.storeFailed(ctx, "advance webhook", dir, id, err)
 		}
@@ -507,6 +522,11 @@ func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool
 		return 0, true
 	}
 	return s.cfg.Rescan, true
+}
+
+// sameSettings reports whether a and b deliver alike.
+func sameSettings(a, b store.Webhook) bool {
+	return a.Enabled == b.Enabled && a.URL == b.URL && slices.Equal(a.Events, b.Events) && bytes.Equal(a.Sealed, b.Sealed)
 }
 
 func (s *Service) storeFailed(ctx context.Context, op, dir, id string, err error) (time.Duration, bool) {
@@ -536,15 +556,18 @@ func (s *Service) expired(ctx context.Context, w store.Webhook, oldest int64) {
 		"webhook_id", w.ID, "cursor", w.Cursor, "oldest_event", oldest)
 }
 
-// attempt sends event seq unless its next attempt is not due yet.
-func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Message) (time.Duration, bool) {
+// attempt sends event seq unless its next attempt is not due yet. It
+// reports whether the event was delivered; if not, how long to wait
+// before the next step and false when the webhook no longer delivers.
+func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Message) (delivered bool, wait time.Duration, more bool) {
 	prev, err := s.cfg.Store.GetDelivery(ctx, w.DirectoryID, w.ID, seq)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return s.storeFailed(ctx, "read delivery", w.DirectoryID, w.ID, err)
+		wait, more = s.storeFailed(ctx, "read delivery", w.DirectoryID, w.ID, err)
+		return false, wait, more
 	}
 	now := s.cfg.Now()
 	if prev.Status == store.DeliveryPending && prev.NextAttempt.After(now) {
-		return prev.NextAttempt.Sub(now), true
+		return false, prev.NextAttempt.Sub(now), true
 	}
 	first := prev.FirstAttempt
 	if prev.Status != store.DeliveryPending {
@@ -559,7 +582,7 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Mes
 		o = s.send.send(ctx, w.URL, w.ID, w.DirectoryID, secret, m, now)
 	}
 	if ctx.Err() != nil {
-		return 0, false // stopping: the attempt did not count
+		return false, 0, false // stopping: the attempt did not count
 	}
 	end := s.cfg.Now()
 	d := store.WebhookDelivery{DirectoryID: w.DirectoryID, WebhookID: w.ID, Seq: seq, EventType: m.Type,
@@ -581,17 +604,20 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Mes
 	}
 	if err := s.cfg.Store.SaveDelivery(context.WithoutCancel(ctx), d, disable); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return 0, false // deleted meanwhile
+			return false, 0, false // deleted meanwhile
 		}
-		return s.storeFailed(ctx, "save delivery", w.DirectoryID, w.ID, err)
+		// Not recorded: the next step sends the event again (receivers
+		// drop repeats by Scimd-Event-Id).
+		wait, more = s.storeFailed(ctx, "save delivery", w.DirectoryID, w.ID, err)
+		return false, wait, more
 	}
 	switch d.Status {
 	case store.DeliveryDelivered:
 		log.Debug("webhooks: event delivered")
-		return 0, true
+		return true, 0, true
 	case store.DeliveryFailed:
 		log.Error("webhooks: gave up on an event; webhook disabled", "last_error", o.err)
-		return 0, false
+		return false, 0, false
 	}
 	msg := "webhooks: delivery failed; retrying"
 	if o.refused {
@@ -601,7 +627,7 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Mes
 		msg = "webhooks: the receiver refused the event (4xx); retrying: check its URL and its signature check"
 	}
 	log.Warn(msg, "last_error", o.err, "next_attempt", d.NextAttempt)
-	return d.NextAttempt.Sub(end), true
+	return false, d.NextAttempt.Sub(end), true
 }
 
 // backoff is the wait after the n-th failed attempt: MinBackoff doubled
