@@ -30,8 +30,8 @@ type Webhook struct {
 	// Sealed is the signing secret, encrypted by the webhook package; the
 	// store never sees it in clear.
 	Sealed []byte
-	// Cursor is the Seq of the last event delivered, given up on or
-	// passed over: delivery goes on after it.
+	// Cursor is the Seq of the last event delivered or passed over:
+	// delivery goes on after it.
 	Cursor  int64
 	Created time.Time // set by the store
 	Updated time.Time // set by the store on every write
@@ -50,7 +50,7 @@ func (w Webhook) Clone() Webhook {
 const (
 	DeliveryPending   = "pending"   // tried and failed; tried again at NextAttempt
 	DeliveryDelivered = "delivered" // the receiver answered 2xx
-	DeliveryFailed    = "failed"    // given up on; the webhook was disabled with it
+	DeliveryFailed    = "failed"    // given up on; the webhook was disabled with it, and resumes with it
 )
 
 // WebhookDelivery is a delivery log entry: one event and one webhook,
@@ -106,8 +106,9 @@ type WebhookStore interface {
 	AdvanceWebhook(ctx context.Context, directoryID, id string, cursor int64) error
 	// SaveDelivery records an attempt's outcome, replacing the log entry
 	// of d's event, and in the same transaction moves the webhook's
-	// cursor forward to d.Seq unless d is DeliveryPending; when disable
-	// is not "", it also disables the webhook with that reason.
+	// cursor forward to d.Seq when d is DeliveryDelivered; when disable
+	// is not "", it also disables the webhook with that reason (an event
+	// given up on stays the next one: re-enabling resumes with it).
 	// ErrNotFound when the webhook is gone.
 	SaveDelivery(ctx context.Context, d WebhookDelivery, disable string) error
 	// GetDelivery returns the log entry of one event (ErrNotFound if it

@@ -411,7 +411,7 @@ func TestGiveUpDisablesAndResumes(t *testing.T) {
 	waitFor(t, "the webhook to be disabled", func() bool { return !f.webhook(t, hook.ID).Enabled })
 	w := f.webhook(t, hook.ID)
 	if !strings.Contains(w.DisabledReason, "gave up on event "+api.EventCursor(1)) || !strings.Contains(w.DisabledReason, "403") ||
-		!strings.Contains(w.DisabledReason, "re-enable") || w.Cursor != 1 {
+		!strings.Contains(w.DisabledReason, "re-enable") || w.Cursor != 0 {
 		t.Errorf("disabled webhook %+v", w)
 	}
 	ds := f.deliveries(t, hook.ID)
@@ -426,7 +426,7 @@ func TestGiveUpDisablesAndResumes(t *testing.T) {
 			t.Fatalf("event %s sent while event 1 failed", h.id)
 		}
 	}
-	// Re-enabled: it goes on after the event given up on (its cursor).
+	// Re-enabled: it resumes with the event given up on, then the next.
 	mu.Lock()
 	status = http.StatusOK
 	mu.Unlock()
@@ -437,7 +437,16 @@ func TestGiveUpDisablesAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Poke(f.dir.ID)
+	n := len(rc.got())
 	waitFor(t, "event 2", func() bool { ids := rc.ids(); return ids[len(ids)-1] == api.EventCursor(2) })
+	if ids := rc.ids()[n:]; strings.Join(ids, " ") != api.EventCursor(1)+" "+api.EventCursor(2) {
+		t.Errorf("after re-enabling: %v, want event 1 again, then 2", ids)
+	}
+	waitFor(t, "event 2 in the log", func() bool { return len(f.deliveries(t, hook.ID)) == 2 })
+	ds = f.deliveries(t, hook.ID)
+	if ds[1].Status != store.DeliveryDelivered || ds[1].Attempts < 3 {
+		t.Errorf("log after resuming %+v: event 1 delivered, its attempts counted on", ds)
+	}
 }
 
 func TestRestartResumes(t *testing.T) {

@@ -179,7 +179,7 @@ func (db *DB) SaveDelivery(ctx context.Context, d store.WebhookDelivery, disable
 			next, d.ResponseStatus, d.LastError); err != nil {
 			return wrap("save delivery", err)
 		}
-		if d.Status != store.DeliveryPending {
+		if d.Status == store.DeliveryDelivered {
 			if err := advanceWebhook(ctx, tx, d.DirectoryID, d.WebhookID, d.Seq); err != nil {
 				return err
 			}
