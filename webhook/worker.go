@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/scimd/scimd/internal/seal"
 	"github.com/scimd/scimd/store"
 )
@@ -73,6 +75,8 @@ type Config struct {
 	// an idle webhook looks again by itself.
 	Rescan time.Duration
 	Now    func() time.Time
+	// Registerer receives the delivery metrics; nil: none.
+	Registerer prometheus.Registerer
 }
 
 // Service delivers webhooks and keeps their secrets.
@@ -84,6 +88,7 @@ type Service struct {
 	owner  string
 	pokes  chan string
 	jitter func() float64
+	mtr    *metrics
 
 	mu   sync.Mutex
 	dirs map[string]*dirRunner
@@ -120,6 +125,7 @@ func New(cfg Config) (*Service, error) {
 		owner:  NewSecret()[len(SecretPrefix):],
 		pokes:  make(chan string, 64),
 		jitter: rand.Float64,
+		mtr:    newMetrics(cfg.Registerer),
 		dirs:   map[string]*dirRunner{},
 	}
 	if cfg.Key != nil {
@@ -552,6 +558,7 @@ func (s *Service) expired(ctx context.Context, w store.Webhook, oldest int64) {
 		s.log.Warn("webhooks: cannot disable a webhook whose events expired", "directory_id", w.DirectoryID, "webhook_id", w.ID, "err", err)
 		return
 	}
+	s.mtr.disabled.WithLabelValues("events_pruned").Inc()
 	s.log.Error("webhooks: webhook disabled: undelivered events were pruned", "directory_id", w.DirectoryID,
 		"webhook_id", w.ID, "cursor", w.Cursor, "oldest_event", oldest)
 }
@@ -581,8 +588,8 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Mes
 	} else {
 		o = s.send.send(ctx, w.URL, w.ID, w.DirectoryID, secret, m, now)
 	}
-	if ctx.Err() != nil {
-		return false, 0, false // stopping: the attempt did not count
+	if ctx.Err() != nil && o.err != "" {
+		return false, 0, false // stopping cut the attempt short: it does not count
 	}
 	end := s.cfg.Now()
 	d := store.WebhookDelivery{DirectoryID: w.DirectoryID, WebhookID: w.ID, Seq: seq, EventType: m.Type,
@@ -611,11 +618,20 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Mes
 		wait, more = s.storeFailed(ctx, "save delivery", w.DirectoryID, w.ID, err)
 		return false, wait, more
 	}
+	outcome := outcomeFailed
+	switch {
+	case o.err == "":
+		outcome = outcomeDelivered
+	case o.refused:
+		outcome = outcomeRefused
+	}
+	s.mtr.attempts.WithLabelValues(outcome).Inc()
 	switch d.Status {
 	case store.DeliveryDelivered:
 		log.Debug("webhooks: event delivered")
 		return true, 0, true
 	case store.DeliveryFailed:
+		s.mtr.disabled.WithLabelValues("gave_up").Inc()
 		log.Error("webhooks: gave up on an event; webhook disabled", "last_error", o.err)
 		return false, 0, false
 	}

@@ -110,13 +110,14 @@ func (m *Main) Open(ctx context.Context) error {
 			"redirect_uri", m.Config.PublicURL+presence.ConsentCallbackPath)
 	}
 	wcfg := webhook.Config{
-		Store:   db,
-		Shared:  m.shared,
-		Key:     m.Config.SecretKey,
-		Policy:  webhook.Policy{AllowHTTP: m.Config.WebhookAllowHTTP, Allow: m.Config.WebhookAllow},
-		Render:  api.WebhookMessage,
-		Logger:  log,
-		Timeout: m.Config.WebhookTimeout,
+		Store:      db,
+		Shared:     m.shared,
+		Key:        m.Config.SecretKey,
+		Policy:     webhook.Policy{AllowHTTP: m.Config.WebhookAllowHTTP, Allow: m.Config.WebhookAllow},
+		Render:     api.WebhookMessage,
+		Logger:     log,
+		Timeout:    m.Config.WebhookTimeout,
+		Registerer: mtr.registerer(),
 	}
 	if m.webhookConfig != nil {
 		m.webhookConfig(&wcfg)

@@ -112,7 +112,10 @@ func TestWebhooksResumeAfterRestart(t *testing.T) {
 	rc.secret = w.Secret
 	rc.mu.Unlock()
 	s.createSCIMUser(d, scimUser(1))
-	within(t, 10*time.Second, "the first delivery", func() bool { order, _, _ := rc.received(); return len(order) == 1 })
+	within(t, 10*time.Second, "the first delivery recorded", func() bool {
+		r := s.do(http.MethodGet, "/admin/v1/directories/"+d.ID+"/webhooks/"+w.ID, testAdminToken, "")
+		return decodeJSON[struct{ LastEventID string }](t, r).LastEventID == api.EventCursor(1)
+	})
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +142,9 @@ func TestWebhooksResumeAfterRestart(t *testing.T) {
 	if !strings.Contains(string(log.body), `"status":"delivered"`) || strings.Contains(string(log.body), w.Secret) {
 		t.Errorf("delivery log %s", log.body)
 	}
+	within(t, 10*time.Second, "the restarted server's two deliveries in its metrics", func() bool {
+		return strings.Contains(string(s3.do(http.MethodGet, "/metrics", "", "").body), `scimd_webhook_attempts_total{outcome="delivered"} 2`)
+	})
 	for _, srv := range []*testServer{s, s2, s3} {
 		if strings.Contains(srv.logs.String(), w.Secret) {
 			t.Error("the signing secret is in the log")
