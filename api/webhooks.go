@@ -107,6 +107,9 @@ type webhookRequest struct {
 	ResumeFrom *string `json:"resumeFrom"`
 }
 
+// errUnchanged ends a PATCH that changes nothing.
+var errUnchanged = errors.New("unchanged")
+
 func (a *Admin) webhooksOff(w http.ResponseWriter) bool {
 	if a.cfg.Webhooks != nil {
 		return false
@@ -218,13 +221,7 @@ func (a *Admin) applyWebhook(w http.ResponseWriter, r *http.Request, hook *store
 		hook.Description = d
 	}
 	if req.Enabled != nil {
-		if *req.Enabled && !hook.Enabled {
-			hook.DisabledReason = ""
-		}
-		if !*req.Enabled {
-			hook.DisabledReason = ""
-		}
-		hook.Enabled = *req.Enabled
+		hook.Enabled, hook.DisabledReason = *req.Enabled, ""
 	}
 	return true
 }
@@ -353,9 +350,15 @@ func (a *Admin) patchWebhook(w http.ResponseWriter, r *http.Request) {
 			changed["skippedEvents"] = newest - h.Cursor
 			h.Cursor = newest
 		}
+		if len(changed) == 0 {
+			return h, errUnchanged // nothing to write, nothing to audit
+		}
 		audit.SetDetails(map[string]any{"webhookId": id, "changed": changed})
 		return h, nil
 	})
+	if errors.Is(err, errUnchanged) {
+		hook, err = a.cfg.Store.GetWebhook(r.Context(), dir, id)
+	}
 	if err != nil {
 		a.webhookError(w, r, "update webhook", err)
 		return

@@ -219,6 +219,15 @@ func TestWebhookAdminAPI(t *testing.T) {
 		t.Errorf("pending entry %+v", p)
 	}
 
+	// A PATCH that changes nothing writes nothing, and leaves no entry.
+	before := string(f.get("/admin/v1/directories/"+d.ID+"/audit?limit=100", adminToken).body)
+	if r := f.req(http.MethodPatch, path, adminToken, `{"enabled":true,"description":"CX sync"}`); r.status != http.StatusOK {
+		t.Fatalf("no-op patch: %d %s", r.status, r.body)
+	}
+	if after := string(f.get("/admin/v1/directories/"+d.ID+"/audit?limit=100", adminToken).body); after != before {
+		t.Errorf("a PATCH changing nothing was audited:\n%s", after)
+	}
+
 	// PATCH: disable, change, re-enable past everything recorded.
 	r = f.req(http.MethodPatch, path, adminToken, `{"enabled":false,"events":["contact.deleted"],"description":"off"}`)
 	patched := decode[webhookOut](t, r)

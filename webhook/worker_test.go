@@ -430,6 +430,7 @@ func TestGiveUpDisablesAndResumes(t *testing.T) {
 	mu.Lock()
 	status = http.StatusOK
 	mu.Unlock()
+	n := len(rc.got())
 	if _, err := f.st.UpdateWebhook(t.Context(), f.dir.ID, hook.ID, func(w store.Webhook) (store.Webhook, error) {
 		w.Enabled, w.DisabledReason = true, ""
 		return w, nil
@@ -437,7 +438,6 @@ func TestGiveUpDisablesAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Poke(f.dir.ID)
-	n := len(rc.got())
 	waitFor(t, "event 2", func() bool { ids := rc.ids(); return ids[len(ids)-1] == api.EventCursor(2) })
 	if ids := rc.ids()[n:]; strings.Join(ids, " ") != api.EventCursor(1)+" "+api.EventCursor(2) {
 		t.Errorf("after re-enabling: %v, want event 1 again, then 2", ids)
