@@ -169,9 +169,10 @@ func cursorExpired(w http.ResponseWriter) {
 
 // readEvents returns up to limit events after seq after that sc shows,
 // reading on while hidden ones make the page short, and the seq of the
-// last event read. expired reports a cursor whose events were pruned or
+// last event read. With given (after is a client's cursor, not "from the
+// oldest kept"), expired reports a cursor whose events were pruned or
 // that is ahead of the directory's newest.
-func (l *Lookup) readEvents(r *http.Request, sc *scope, after int64, limit int) (out []EventJSON, last int64, expired bool, err error) {
+func (l *Lookup) readEvents(r *http.Request, sc *scope, after int64, given bool, limit int) (out []EventJSON, last int64, expired bool, err error) {
 	ctx := r.Context()
 	last = after
 	for first := true; ; first = false {
@@ -179,7 +180,7 @@ func (l *Lookup) readEvents(r *http.Request, sc *scope, after int64, limit int) 
 		if err != nil {
 			return nil, 0, false, err
 		}
-		if first && after > 0 {
+		if first && given {
 			if oldest > 0 && after < oldest-1 {
 				return nil, 0, true, nil
 			}
@@ -225,14 +226,15 @@ func (l *Lookup) listEvents(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	var after int64
-	if v := vals.Get("after"); v != "" {
+	v := vals.Get("after")
+	if v != "" {
 		if after, ok = parseEventCursor(v); !ok {
 			badParam(w, "after", "must be the next of a previous answer or an event's id")
 			return
 		}
 	}
 	sc := scopeFrom(r)
-	evs, last, expired, err := l.readEvents(r, sc, after, limit)
+	evs, last, expired, err := l.readEvents(r, sc, after, v != "", limit)
 	switch {
 	case err != nil:
 		l.internal(w, r, "list events", err)
@@ -300,7 +302,7 @@ func (l *Lookup) eventsStream(w http.ResponseWriter, r *http.Request) {
 	heartbeat := time.NewTicker(l.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	for {
-		evs, last, expired, err := l.readEvents(r, sc, after, defaultEventLimit)
+		evs, last, expired, err := l.readEvents(r, sc, after, true, defaultEventLimit)
 		switch {
 		case err != nil:
 			// End the stream: the client reconnects with the last id it

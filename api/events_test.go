@@ -310,6 +310,8 @@ func TestEventsCursors(t *testing.T) {
 	if evs3, _ := f.eventsAfter(d, ""); len(evs3) != 1 {
 		t.Errorf("from the oldest kept: %d events, want 1", len(evs3))
 	}
+	// The cursor before the first event is expired too, once that is gone.
+	wantError(t, f.req(http.MethodGet, d.api("/events?after="+first), d.Key, ""), http.StatusGone, "cursor_expired")
 }
 
 // sseEvent is one event of a stream.

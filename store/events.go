@@ -107,6 +107,15 @@ func StateOf(u User, groups []string) *ContactState {
 	return &ContactState{ID: u.ID, UserName: u.UserName, Active: u.Active, Contact: u.Contact, Groups: groups}
 }
 
+// GroupNames returns the display names of gs.
+func GroupNames(gs []GroupState) []string {
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.DisplayName
+	}
+	return names
+}
+
 // SortGroupNames sorts group names as ContactRecord.Groups are:
 // case-insensitively, then exactly.
 func SortGroupNames(names []string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -299,6 +300,24 @@ func members(ctx context.Context, q querier, directoryID, groupID string, ids []
 		out[id] = true
 	}
 	return out, nil
+}
+
+// recordUserUpdate records the event of a user's update from old to u,
+// if the lookup API shows a difference. A user write changes no
+// membership, so the user's groups are read only when the rest differs:
+// Entra's PATCH that repeats the stored values costs no query.
+func recordUserUpdate(ctx context.Context, tx *tx, old, u store.User) error {
+	if _, changed := store.ContactEvent(store.StateOf(old, nil), store.StateOf(u, nil)); !changed {
+		return nil
+	}
+	gs, err := userGroups(ctx, tx, old.DirectoryID, old.ID)
+	if err != nil {
+		return err
+	}
+	names := store.GroupNames(gs)
+	ev, _ := store.ContactEvent(store.StateOf(old, names), store.StateOf(u, slices.Clone(names)))
+	tx.record(old.DirectoryID, ev)
+	return nil
 }
 
 // recordUserDelete records the events of the user's delete, before it:

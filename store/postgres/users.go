@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -118,16 +117,6 @@ func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(st
 		if err != nil {
 			return store.User{}, err // unchanged: callers match their own errors
 		}
-		var groups []string
-		if db.events {
-			gs, err := userGroups(ctx, tx, directoryID, id)
-			if err != nil {
-				return store.User{}, err
-			}
-			for _, g := range gs {
-				groups = append(groups, g.DisplayName)
-			}
-		}
 		u.DirectoryID, u.ID, u.Created = old.DirectoryID, old.ID, old.Created
 		row, err := encodeUser(u)
 		if err != nil {
@@ -148,8 +137,8 @@ func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(st
 			return store.User{}, err
 		}
 		if db.events {
-			if cev, ok := store.ContactEvent(store.StateOf(old, groups), store.StateOf(u, slices.Clone(groups))); ok {
-				tx.record(directoryID, cev)
+			if err := recordUserUpdate(ctx, tx, old, u); err != nil {
+				return store.User{}, err
 			}
 		}
 		ev.ResourceID = u.ID

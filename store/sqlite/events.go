@@ -238,6 +238,23 @@ func userGroups(ctx context.Context, tx *tx, directoryID, userID string) ([]stor
 	return out, wrap("read user groups", rows.Err())
 }
 
+// recordUserUpdate records the event of a user's update from old to u,
+// if the lookup API shows a difference. A user write changes no
+// membership, so the user's groups are read only when the rest differs:
+// Entra's PATCH that repeats the stored values costs no query.
+func recordUserUpdate(ctx context.Context, tx *tx, old, u store.User) error {
+	if _, changed := store.ContactEvent(store.StateOf(old, nil), store.StateOf(u, nil)); !changed {
+		return nil
+	}
+	gs, err := userGroups(ctx, tx, old.DirectoryID, old.ID)
+	if err != nil {
+		return err
+	}
+	names := store.GroupNames(gs)
+	ev, _ := store.ContactEvent(store.StateOf(old, names), store.StateOf(u, slices.Clone(names)))
+	return recordChanges(ctx, tx, old.DirectoryID, []store.Event{ev})
+}
+
 // recordUserDelete records the events of the user's delete, before it:
 // its removal from each of its groups, then its own.
 func recordUserDelete(ctx context.Context, tx *tx, directoryID, id string) error {
@@ -250,15 +267,6 @@ func recordUserDelete(ctx context.Context, tx *tx, directoryID, id string) error
 		return err
 	}
 	return recordChanges(ctx, tx, directoryID, store.UserDeleteEvents(states[id], gs))
-}
-
-// groupNames returns the display names of gs.
-func groupNames(gs []store.GroupState) []string {
-	names := make([]string, len(gs))
-	for i, g := range gs {
-		names[i] = g.DisplayName
-	}
-	return names
 }
 
 // members returns which of ids (all members when ids is nil) are members
