@@ -49,6 +49,10 @@ const leasePrefix = "webhook:"
 // eventBatch is how many events a step reads at once.
 const eventBatch = 100
 
+// recheckEvery is how many deliveries of one step go by before it reads
+// the webhook again (for an administrator's change).
+const recheckEvery = 10
+
 // Config configures the Service.
 type Config struct {
 	Store store.Store
@@ -493,6 +497,7 @@ func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool
 	// step went: events passed over are recorded with the next attempt
 	// (or at the end), not one write each.
 	cursor, passed := w.Cursor, w.Cursor
+	sent := 0
 	for _, ev := range evs {
 		m, ok, err := s.cfg.Render(d, ev)
 		if err != nil {
@@ -507,16 +512,21 @@ func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool
 				return s.storeFailed(ctx, "advance webhook", dir, id, err)
 			}
 		}
-		delivered, wait, more := s.attempt(ctx, w, ev.Seq, m)
+		// Only the step's first event can have been tried before: the
+		// ones after it wait behind it, and the cursor never goes back.
+		delivered, wait, more := s.attempt(ctx, w, ev.Seq, m, sent > 0)
 		if !delivered {
 			return wait, more
 		}
 		cursor, passed = ev.Seq, ev.Seq
 		// An administrator may have changed or disabled the webhook
-		// meanwhile: go on only with its settings unchanged.
-		now, err := s.cfg.Store.GetWebhook(ctx, dir, id)
-		if err != nil || !sameSettings(now, w) || now.Cursor != cursor {
-			return 0, true
+		// meanwhile: every few events, go on only if its settings are
+		// unchanged.
+		if sent++; sent%recheckEvery == 0 {
+			now, err := s.cfg.Store.GetWebhook(ctx, dir, id)
+			if err != nil || !sameSettings(now, w) || now.Cursor != cursor {
+				return 0, true
+			}
 		}
 	}
 	if passed > cursor {
@@ -563,14 +573,19 @@ func (s *Service) expired(ctx context.Context, w store.Webhook, oldest int64) {
 		"webhook_id", w.ID, "cursor", w.Cursor, "oldest_event", oldest)
 }
 
-// attempt sends event seq unless its next attempt is not due yet. It
-// reports whether the event was delivered; if not, how long to wait
-// before the next step and false when the webhook no longer delivers.
-func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Message) (delivered bool, wait time.Duration, more bool) {
-	prev, err := s.cfg.Store.GetDelivery(ctx, w.DirectoryID, w.ID, seq)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		wait, more = s.storeFailed(ctx, "read delivery", w.DirectoryID, w.ID, err)
-		return false, wait, more
+// attempt sends event seq unless its next attempt is not due yet (fresh:
+// it was never tried). It reports whether the event was delivered; if
+// not, how long to wait before the next step and false when the webhook
+// no longer delivers.
+func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Message, fresh bool) (delivered bool, wait time.Duration, more bool) {
+	var prev store.WebhookDelivery
+	if !fresh {
+		var err error
+		prev, err = s.cfg.Store.GetDelivery(ctx, w.DirectoryID, w.ID, seq)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			wait, more = s.storeFailed(ctx, "read delivery", w.DirectoryID, w.ID, err)
+			return false, wait, more
+		}
 	}
 	now := s.cfg.Now()
 	if prev.Status == store.DeliveryPending && prev.NextAttempt.After(now) {

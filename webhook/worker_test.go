@@ -60,7 +60,7 @@ type receiver struct {
 	answer func(id string, try int, w http.ResponseWriter, r *http.Request) int
 }
 
-func newReceiver(t *testing.T, answer func(id string, try int, w http.ResponseWriter, r *http.Request) int) *receiver {
+func newReceiver(t testing.TB, answer func(id string, try int, w http.ResponseWriter, r *http.Request) int) *receiver {
 	rc := &receiver{tries: map[string]int{}, answer: answer}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -113,7 +113,7 @@ type fixture struct {
 	key  []byte
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	st := teststore.Open(t, teststore.Options{})
 	d, err := st.CreateDirectory(t.Context(), store.Directory{ID: uuid.NewString(), Name: "Contoso", SCIMTokenHash: store.HashToken("t")})
@@ -149,7 +149,7 @@ func newFixture(t *testing.T) *fixture {
 
 // start runs a service on f's store until the returned stop is called
 // (or the test ends).
-func (f *fixture) start(t *testing.T, mod func(*webhook.Config)) (*webhook.Service, func()) {
+func (f *fixture) start(t testing.TB, mod func(*webhook.Config)) (*webhook.Service, func()) {
 	t.Helper()
 	cfg := f.cfg
 	if mod != nil {
@@ -177,7 +177,7 @@ func (f *fixture) start(t *testing.T, mod func(*webhook.Config)) (*webhook.Servi
 
 // addWebhook registers rc for events (all types if none), from the
 // newest event on, and tells rc the secret.
-func (f *fixture) addWebhook(t *testing.T, svc *webhook.Service, rc *receiver, events ...string) store.Webhook {
+func (f *fixture) addWebhook(t testing.TB, svc *webhook.Service, rc *receiver, events ...string) store.Webhook {
 	t.Helper()
 	if len(events) == 0 {
 		events = api.EventTypes
@@ -202,7 +202,7 @@ func (f *fixture) addWebhook(t *testing.T, svc *webhook.Service, rc *receiver, e
 }
 
 // createUser makes a visible contact: one contact.created event.
-func (f *fixture) createUser(t *testing.T, name string) store.User {
+func (f *fixture) createUser(t testing.TB, name string) store.User {
 	t.Helper()
 	u, err := f.st.CreateUser(t.Context(), store.User{DirectoryID: f.dir.ID, ID: uuid.NewString(), UserName: name + "@contoso.com",
 		DisplayName: name, Active: true, Doc: []byte(`{}`), Contact: store.Contact{DisplayName: name}}, store.SyncEvent{})
@@ -212,7 +212,7 @@ func (f *fixture) createUser(t *testing.T, name string) store.User {
 	return u
 }
 
-func (f *fixture) webhook(t *testing.T, id string) store.Webhook {
+func (f *fixture) webhook(t testing.TB, id string) store.Webhook {
 	t.Helper()
 	w, err := f.st.GetWebhook(t.Context(), f.dir.ID, id)
 	if err != nil {
@@ -221,7 +221,7 @@ func (f *fixture) webhook(t *testing.T, id string) store.Webhook {
 	return w
 }
 
-func (f *fixture) deliveries(t *testing.T, id string) []store.WebhookDelivery {
+func (f *fixture) deliveries(t testing.TB, id string) []store.WebhookDelivery {
 	t.Helper()
 	ds, err := f.st.ListDeliveries(t.Context(), f.dir.ID, id, store.DeliveryQuery{Limit: 100})
 	if err != nil {
@@ -232,7 +232,7 @@ func (f *fixture) deliveries(t *testing.T, id string) []store.WebhookDelivery {
 
 // waitFor polls cond until it holds; the deadline only bounds a broken
 // test, it asserts no timing.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
