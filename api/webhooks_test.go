@@ -57,6 +57,13 @@ type deliveryPage struct {
 // for none), on this pass's backend.
 func newWebhookFixture(t *testing.T, policy webhook.Policy, key []byte) *lookupFixture {
 	t.Helper()
+	return newWebhookFixtureGivingUp(t, policy, key, 0)
+}
+
+// newWebhookFixtureGivingUp is newWebhookFixture with the give-up period
+// (0: the default).
+func newWebhookFixtureGivingUp(t *testing.T, policy webhook.Policy, key []byte, giveUp time.Duration) *lookupFixture {
+	t.Helper()
 	f := &lookupFixture{t: t, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db := teststore.Open(t, teststore.Options{Now: time.Now, Logger: logger})
@@ -64,7 +71,7 @@ func newWebhookFixture(t *testing.T, policy webhook.Policy, key []byte) *lookupF
 	sh, _ := db.(store.Shared)
 	svc, err := webhook.New(webhook.Config{Store: db, Shared: sh, Key: key, Policy: policy, Render: api.WebhookMessage,
 		Logger: logger, Timeout: time.Second, MinBackoff: 20 * time.Millisecond, MaxBackoff: 40 * time.Millisecond,
-		Rescan: 50 * time.Millisecond})
+		Rescan: 50 * time.Millisecond, GiveUpAfter: giveUp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,5 +363,44 @@ func TestWebhookNeedsSecretKey(t *testing.T) {
 		`{"url":"https://hooks.example.com/","events":["contact.created"]}`), http.StatusBadRequest, "no_secret_key")
 	if !strings.Contains(e.Error.Message, "SCIMD_SECRET_KEY") {
 		t.Errorf("message %q should name SCIMD_SECRET_KEY", e.Error.Message)
+	}
+}
+
+// TestWebhookGiveUpShown: a webhook scimd disabled says why, its log
+// shows the event failed, and re-enabling it resumes with that event.
+func TestWebhookGiveUpShown(t *testing.T) {
+	f := newWebhookFixtureGivingUp(t, loopbackPolicy, randomKey(), 100*time.Millisecond)
+	d := f.newDirectory("Contoso", "")
+	rc := newHookReceiver(t)
+	rc.set("", http.StatusGone)
+	r := f.req(http.MethodPost, "/admin/v1/directories/"+d.ID+"/webhooks", adminToken, `{"url":"`+rc.srv.URL+`","events":["contact.created"]}`)
+	created := decode[webhookOut](t, r)
+	rc.set(created.Secret, http.StatusGone)
+	path := "/admin/v1/directories/" + d.ID + "/webhooks/" + created.ID
+	f.user(d, person{userName: "ann@contoso.com", given: "Ann", family: "Archer", phones: [][2]string{{"work", "+442071838750"}}})
+	var hook webhookOut
+	eventually(t, "the webhook disabled", func() bool {
+		hook = decode[webhookOut](t, f.get(path, adminToken))
+		return !hook.Enabled
+	})
+	if !strings.Contains(hook.DisabledReason, "gave up") || !strings.Contains(hook.DisabledReason, "410") {
+		t.Errorf("disabledReason %q", hook.DisabledReason)
+	}
+	failed := decode[deliveryPage](t, f.get(path+"/deliveries?status=failed", adminToken))
+	if len(failed.Deliveries) != 1 || failed.Deliveries[0].ResponseStatus != 410 || failed.Deliveries[0].NextAttempt != nil ||
+		!strings.Contains(failed.Deliveries[0].LastError, "refused the event with 410") {
+		t.Fatalf("failed entries %+v", failed)
+	}
+	rc.set("", http.StatusOK)
+	r = f.req(http.MethodPatch, path, adminToken, `{"enabled":true}`)
+	if resumed := decode[webhookOut](t, r); r.status != http.StatusOK || !resumed.Enabled || resumed.DisabledReason != "" {
+		t.Fatalf("re-enable: %d %s", r.status, r.body)
+	}
+	eventually(t, "the event delivered after re-enabling", func() bool {
+		log := decode[deliveryPage](t, f.get(path+"/deliveries", adminToken))
+		return len(log.Deliveries) == 1 && log.Deliveries[0].Status == "delivered"
+	})
+	if got := rc.received(); got[len(got)-1].id != failed.Deliveries[0].EventID || got[len(got)-1].verified != nil {
+		t.Errorf("last received %+v, want the event given up on, signed", got[len(got)-1])
 	}
 }
