@@ -399,8 +399,8 @@ func (s *Service) runDirectory(ctx context.Context, dir string, wake <-chan stru
 	events, unwatch := s.cfg.Store.WatchEvents(dir)
 	defer unwatch()
 	type hook struct {
-		wake chan struct{}
-		done chan struct{}
+		events, pokes chan struct{}
+		done          chan struct{}
 	}
 	hooks := map[string]*hook{}
 	var wg sync.WaitGroup
@@ -423,43 +423,60 @@ func (s *Service) runDirectory(ctx context.Context, dir string, wake <-chan stru
 			if !w.Enabled || hooks[w.ID] != nil {
 				continue
 			}
-			h := &hook{wake: make(chan struct{}, 1), done: make(chan struct{})}
+			h := &hook{events: make(chan struct{}, 1), pokes: make(chan struct{}, 1), done: make(chan struct{})}
 			hooks[w.ID] = h
 			wg.Add(1)
 			go func(id string) {
 				defer wg.Done()
 				defer close(h.done)
-				s.runWebhook(ctx, dir, id, h.wake)
+				s.runWebhook(ctx, dir, id, h.events, h.pokes)
 			}(w.ID)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-events:
-		case <-wake:
-		case <-t.C:
+		// New events wake the webhooks; a change of the webhooks (or
+		// the rescan) has them listed again first.
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-events:
+				for _, h := range hooks {
+					notify(h.events)
+				}
+			case <-wake:
+				break wait
+			case <-t.C:
+				break wait
+			}
 		}
 		for _, h := range hooks {
-			notify(h.wake)
+			notify(h.pokes)
 		}
 	}
 }
 
 // runWebhook delivers one webhook's events until it is disabled or
-// deleted, or ctx ends.
-func (s *Service) runWebhook(ctx context.Context, dir, id string, wake <-chan struct{}) {
+// deleted, or ctx ends. New events wake it, but not while it waits to
+// try an event again: only its timer or a change of the webhook
+// (pokes) do then.
+func (s *Service) runWebhook(ctx context.Context, dir, id string, events, pokes <-chan struct{}) {
 	for ctx.Err() == nil {
-		wait, more := s.step(ctx, dir, id)
+		wait, more, retrying := s.step(ctx, dir, id)
 		if !more {
 			return
 		}
 		if wait <= 0 {
 			continue
 		}
+		wake := events
+		if retrying {
+			wake = nil
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 		case <-wake:
+		case <-pokes:
 		case <-t.C:
 		}
 		t.Stop()
@@ -467,31 +484,35 @@ func (s *Service) runWebhook(ctx context.Context, dir, id string, wake <-chan st
 }
 
 // step moves one webhook on: it passes over what it does not deliver and
-// tries the first event it does. It returns how long to wait before the
-// next step (0: at once) and false when the webhook no longer delivers.
-func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool) {
+// sends the others in order until one fails. It returns how long to wait
+// before the next step (0: at once), more false when the webhook no
+// longer delivers, and retrying when an event waits for its next attempt.
+func (s *Service) step(ctx context.Context, dir, id string) (wait time.Duration, more, retrying bool) {
 	w, err := s.cfg.Store.GetWebhook(ctx, dir, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return 0, false
+		return 0, false, false
 	case err != nil:
-		return s.storeFailed(ctx, "read webhook", dir, id, err)
+		wait, more = s.storeFailed(ctx, "read webhook", dir, id, err)
+		return wait, more, false
 	case !w.Enabled:
-		return 0, false
+		return 0, false, false
 	}
 	d, err := s.cfg.Store.GetDirectory(ctx, dir)
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, false
+		return 0, false, false
 	} else if err != nil {
-		return s.storeFailed(ctx, "read directory", dir, id, err)
+		wait, more = s.storeFailed(ctx, "read directory", dir, id, err)
+		return wait, more, false
 	}
 	evs, oldest, err := s.cfg.Store.ListEvents(ctx, dir, w.Cursor, eventBatch)
 	if err != nil {
-		return s.storeFailed(ctx, "read events", dir, id, err)
+		wait, more = s.storeFailed(ctx, "read events", dir, id, err)
+		return wait, more, false
 	}
 	if oldest > 0 && w.Cursor < oldest-1 {
 		s.expired(ctx, w, oldest)
-		return 0, false
+		return 0, false, false
 	}
 	// cursor is where the store has the webhook, passed how far this
 	// step went: events passed over are recorded with the next attempt
@@ -501,7 +522,8 @@ func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool
 	for _, ev := range evs {
 		m, ok, err := s.cfg.Render(d, ev)
 		if err != nil {
-			return s.storeFailed(ctx, "render event", dir, id, err)
+			wait, more = s.storeFailed(ctx, "render event", dir, id, err)
+			return wait, more, false
 		}
 		if !ok || !w.Wants(m.Type) {
 			passed = ev.Seq
@@ -509,14 +531,15 @@ func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool
 		}
 		if passed > cursor {
 			if err := s.cfg.Store.AdvanceWebhook(ctx, dir, id, passed); err != nil {
-				return s.storeFailed(ctx, "advance webhook", dir, id, err)
+				wait, more = s.storeFailed(ctx, "advance webhook", dir, id, err)
+				return wait, more, false
 			}
 		}
 		// Only the step's first event can have been tried before: the
 		// ones after it wait behind it, and the cursor never goes back.
 		delivered, wait, more := s.attempt(ctx, w, ev.Seq, m, sent > 0)
 		if !delivered {
-			return wait, more
+			return wait, more, more
 		}
 		cursor, passed = ev.Seq, ev.Seq
 		// An administrator may have changed or disabled the webhook
@@ -525,19 +548,20 @@ func (s *Service) step(ctx context.Context, dir, id string) (time.Duration, bool
 		if sent++; sent%recheckEvery == 0 {
 			now, err := s.cfg.Store.GetWebhook(ctx, dir, id)
 			if err != nil || !sameSettings(now, w) || now.Cursor != cursor {
-				return 0, true
+				return 0, true, false
 			}
 		}
 	}
 	if passed > cursor {
 		if err := s.cfg.Store.AdvanceWebhook(ctx, dir, id, passed); err != nil {
-			return s.storeFailed(ctx, "advance webhook", dir, id, err)
+			wait, more = s.storeFailed(ctx, "advance webhook", dir, id, err)
+			return wait, more, false
 		}
 	}
 	if len(evs) == eventBatch {
-		return 0, true
+		return 0, true, false
 	}
-	return s.cfg.Rescan, true
+	return s.cfg.Rescan, true, false
 }
 
 // sameSettings reports whether a and b deliver alike.
@@ -588,7 +612,9 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, seq int64, m Mes
 		}
 	}
 	now := s.cfg.Now()
-	if prev.Status == store.DeliveryPending && prev.NextAttempt.After(now) {
+	// An administrator's change since the last attempt (a fixed URL, a
+	// rotated secret) is worth trying at once.
+	if prev.Status == store.DeliveryPending && prev.NextAttempt.After(now) && !w.Updated.After(prev.LastAttempt) {
 		return false, prev.NextAttempt.Sub(now), true
 	}
 	first := prev.FirstAttempt

@@ -599,3 +599,35 @@ func TestSecretKey(t *testing.T) {
 		t.Error("sent without the secret")
 	}
 }
+
+// TestChangeRetriesAtOnce: while an event waits for its next attempt
+// (an hour away), new events do not bring it forward; an administrator's
+// change of the webhook (here its URL) does.
+func TestChangeRetriesAtOnce(t *testing.T) {
+	f := newFixture(t)
+	broken := newReceiver(t, func(string, int, http.ResponseWriter, *http.Request) int { return http.StatusInternalServerError })
+	fixed := newReceiver(t, nil)
+	svc, _ := f.start(t, func(c *webhook.Config) { c.MinBackoff, c.MaxBackoff = time.Hour, time.Hour })
+	hook := f.addWebhook(t, svc, broken)
+	f.createUser(t, "Ann Archer")
+	waitFor(t, "the first attempt", func() bool { return len(f.deliveries(t, hook.ID)) == 1 })
+	f.createUser(t, "Bob Baker")
+	f.createUser(t, "Cid Carter")
+	fixed.setSecret(broken.secret)
+	if _, err := f.st.UpdateWebhook(t.Context(), f.dir.ID, hook.ID, func(w store.Webhook) (store.Webhook, error) {
+		w.URL = fixed.srv.URL + "/hook"
+		return w, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc.Poke(f.dir.ID)
+	waitFor(t, "all three at the new URL", func() bool { return len(fixed.got()) == 3 })
+	if n := len(broken.got()); n != 1 {
+		t.Errorf("the broken receiver got %d attempts, want 1: the next was an hour away", n)
+	}
+	for i, h := range fixed.got() {
+		if h.id != api.EventCursor(int64(i+1)) || h.verified != nil {
+			t.Errorf("delivery %d: %s, %v", i, h.id, h.verified)
+		}
+	}
+}
