@@ -404,3 +404,16 @@ func TestWebhookGiveUpShown(t *testing.T) {
 		t.Errorf("last received %+v, want the event given up on, signed", got[len(got)-1])
 	}
 }
+
+// TestWebhooksUnavailable: without the webhook service, the writes that
+// need it answer 503 saying so; reads still answer.
+func TestWebhooksUnavailable(t *testing.T) {
+	f := newLookupFixture(t)
+	d := f.newDirectory("Contoso", "")
+	hooks := "/admin/v1/directories/" + d.ID + "/webhooks"
+	wantError(t, f.req(http.MethodPost, hooks, adminToken, `{"url":"https://hooks.example.com/","events":["contact.created"]}`),
+		http.StatusServiceUnavailable, "webhooks_unavailable")
+	if list := decode[struct{ Webhooks []webhookOut }](t, f.get(hooks, adminToken)); len(list.Webhooks) != 0 {
+		t.Errorf("list %+v", list)
+	}
+}
