@@ -157,18 +157,26 @@ func advanceWebhook(ctx context.Context, tx *tx, directoryID, id string, cursor 
 	return nil
 }
 
-// SaveDelivery replaces the event's log entry and moves the webhook on.
+// SaveDelivery replaces the event's log entry and moves the webhook on,
+// in one round trip inside the transaction: the webhook's update (which
+// locks its row and finds it, its directory not being deleted) and the
+// entry's upsert go as one batch.
 func (db *DB) SaveDelivery(ctx context.Context, d store.WebhookDelivery, disable string) error {
 	return db.write(ctx, func(ctx context.Context, tx *tx) error {
-		if _, err := getWebhook(ctx, tx, d.DirectoryID, d.WebhookID, "FOR UPDATE OF w"); err != nil {
-			return err
-		}
 		var next *time.Time
 		if d.Status == store.DeliveryPending {
 			n := d.NextAttempt
 			next = &n
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (directory_id, webhook_id, seq, event_type, status,
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE webhooks w SET
+				cursor = CASE WHEN $3::boolean THEN greatest(w.cursor, $4) ELSE w.cursor END,
+				enabled = w.enabled AND $5::text = '',
+				disabled_reason = CASE WHEN $5::text = '' THEN w.disabled_reason ELSE $5::text END,
+				updated = CASE WHEN $5::text = '' THEN w.updated ELSE $6 END
+			FROM directories d WHERE w.directory_id = $1 AND w.id = $2 AND d.id = w.directory_id AND NOT d.deleting`,
+			d.DirectoryID, d.WebhookID, d.Status == store.DeliveryDelivered, d.Seq, disable, tx.now)
+		b.Queue(`INSERT INTO webhook_deliveries (directory_id, webhook_id, seq, event_type, status,
 			attempts, first_attempt, last_attempt, next_attempt, response_status, last_error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (directory_id, webhook_id, seq) DO UPDATE SET event_type = excluded.event_type,
@@ -176,20 +184,22 @@ func (db *DB) SaveDelivery(ctx context.Context, d store.WebhookDelivery, disable
 				last_attempt = excluded.last_attempt, next_attempt = excluded.next_attempt,
 				response_status = excluded.response_status, last_error = excluded.last_error`,
 			d.DirectoryID, d.WebhookID, d.Seq, d.EventType, d.Status, d.Attempts, d.FirstAttempt, d.LastAttempt,
-			next, d.ResponseStatus, d.LastError); err != nil {
+			next, d.ResponseStatus, d.LastError)
+		br := tx.SendBatch(ctx, b)
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
 			return wrap("save delivery", err)
 		}
-		if d.Status == store.DeliveryDelivered {
-			if err := advanceWebhook(ctx, tx, d.DirectoryID, d.WebhookID, d.Seq); err != nil {
-				return err
-			}
+		if tag.RowsAffected() == 0 {
+			_ = br.Close() // the entry's insert fails or is rolled back with the transaction
+			return fmt.Errorf("%w: webhook %q", store.ErrNotFound, d.WebhookID)
 		}
-		if disable == "" {
-			return nil
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return wrap("save delivery", err)
 		}
-		_, err := tx.Exec(ctx, `UPDATE webhooks SET enabled = false, disabled_reason = $1, updated = $2
-			WHERE directory_id = $3 AND id = $4`, disable, tx.now, d.DirectoryID, d.WebhookID)
-		return wrap("disable webhook", err)
+		return wrap("save delivery", br.Close())
 	})
 }
 
