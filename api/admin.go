@@ -22,6 +22,7 @@ import (
 
 	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/webhook"
 )
 
 // SCIMTokenPrefix starts every directory SCIM token, so that a leaked token
@@ -58,6 +59,9 @@ type AdminConfig struct {
 	DeleteWait time.Duration
 	// Version is scimd's version, shown by the index (GET /admin/v1).
 	Version string
+	// Webhooks keeps webhook secrets and delivers them. Nil: creating,
+	// changing and rotating answer 503 webhooks_unavailable.
+	Webhooks *webhook.Service
 }
 
 // Admin serves the administrators' API under /admin/v1.
@@ -125,6 +129,17 @@ func (a *Admin) Register(r *mux.Router) {
 		http.MethodGet:  a.listSetupLinks,
 	})
 	s.Handle("/directories/{id}/setup-links/{linkId}", methods{http.MethodDelete: a.deleteSetupLink})
+	s.Handle("/directories/{id}/webhooks", methods{
+		http.MethodPost: a.createWebhook,
+		http.MethodGet:  a.listWebhooks,
+	})
+	s.Handle("/directories/{id}/webhooks/{webhookId}", methods{
+		http.MethodGet:    a.getWebhook,
+		http.MethodPatch:  a.patchWebhook,
+		http.MethodDelete: a.deleteWebhook,
+	})
+	s.Handle("/directories/{id}/webhooks/{webhookId}/rotate-secret", methods{http.MethodPost: a.rotateWebhookSecret})
+	s.Handle("/directories/{id}/webhooks/{webhookId}/deliveries", methods{http.MethodGet: a.webhookDeliveries})
 	s.Handle("/audit", methods{http.MethodGet: a.audit})
 }
 

@@ -64,6 +64,7 @@ var AuditActions = []string{
 	AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditMappingReplaced,
 	AuditPresenceConnected, AuditPresenceConsentStarted, AuditPresenceConsentCompleted, AuditPresenceRevoked,
 	AuditSetupLinkCreated, AuditSetupLinkRevoked,
+	AuditWebhookCreated, AuditWebhookUpdated, AuditWebhookDeleted, AuditWebhookSecretRotated,
 }
 
 // IsAuditAction reports whether a is one of AuditActions.

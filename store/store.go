@@ -250,7 +250,8 @@ type Query struct {
 // version and sets LastModified. Callbacks must be pure: a backend may
 // call them again on retry.
 type Store interface {
-	EventStore // change events of contacts and groups (events.go)
+	EventStore   // change events of contacts and groups (events.go)
+	WebhookStore // webhooks and their delivery log (webhooks.go)
 
 	// Ping reports whether the backend is reachable and its schema current.
 	Ping(ctx context.Context) error

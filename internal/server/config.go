@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scimd/scimd/presence"
+	"github.com/scimd/scimd/webhook"
 )
 
 // Config is scimd's whole configuration. It is read once in main, from the
@@ -65,6 +67,12 @@ type Config struct {
 	// publicURLFromAddr: PublicURL was not given but derived from Addr;
 	// with port 0 Open derives it again from the port it got.
 	publicURLFromAddr bool
+	// Webhooks. WebhookAllow lists the non-public networks webhooks may
+	// reach; WebhookAllowHTTP accepts http:// URLs; WebhookTimeout bounds
+	// one delivery attempt (zero: the webhook package's default).
+	WebhookAllow     []netip.Prefix
+	WebhookAllowHTTP bool
+	WebhookTimeout   time.Duration
 }
 
 // The presence poll interval's bounds: faster buys nothing (Teams itself
@@ -210,6 +218,33 @@ func settings() []setting {
 				origins, err := parseCORSOrigins(v)
 				c.CORSOrigins = origins
 				return err
+			}},
+		{env: "SCIMD_WEBHOOK_ALLOW_NETWORKS", flag: "webhook-allow-networks", usage: "non-public networks webhooks may reach: comma-separated CIDRs or addresses, or private (loopback, RFC 1918, ULA)",
+			set: func(c *Config, v string) error {
+				n, err := webhook.ParseNetworks(v)
+				c.WebhookAllow = n
+				return err
+			}},
+		{env: "SCIMD_WEBHOOK_ALLOW_HTTP", flag: "webhook-allow-http", def: "false", usage: "accept http:// webhook URLs (default: https only)",
+			set: func(c *Config, v string) error {
+				b, err := strconv.ParseBool(strings.TrimSpace(v))
+				if err != nil {
+					return fmt.Errorf("%q is not true or false", v)
+				}
+				c.WebhookAllowHTTP = b
+				return nil
+			}},
+		{env: "SCIMD_WEBHOOK_TIMEOUT", flag: "webhook-timeout", def: webhook.DefaultTimeout.String(), usage: "how long a webhook receiver may take to answer (Go duration, 1s to 60s)",
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration like 10s", v)
+				}
+				if d < time.Second || d > time.Minute {
+					return fmt.Errorf("%s is outside 1s to 60s", d)
+				}
+				c.WebhookTimeout = d
+				return nil
 			}},
 	}
 }
@@ -385,6 +420,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("presence_client_id", c.PresenceClientID),
 		slog.String("presence_client_secret", redacted(c.PresenceClientSecret != "")),
 		slog.Any("cors_origins", c.CORSOrigins),
+		slog.Any("webhook_allow_networks", c.WebhookAllow),
+		slog.Bool("webhook_allow_http", c.WebhookAllowHTTP),
+		slog.Duration("webhook_timeout", c.WebhookTimeout),
 	)
 }
 

@@ -157,6 +157,9 @@ func copyDatabase(ctx context.Context, opts copyOptions, log *slog.Logger, out i
 	if err != nil {
 		return err
 	}
+	if _, err := copyWebhooks(ctx, src, dst, dirs, out); err != nil {
+		return err
+	}
 	// The whole trail, deleted directories' entries too: it outlives them.
 	if err := dst.ImportAudit(ctx, copyAudit(ctx, src)); err != nil {
 		fmt.Fprint(out, "stopped at the audit trail: every directory was copied, the audit trail was not\n"+

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/scimd/scimd/webhook"
 )
 
 const testAdminToken = "test-admin-token-0123456789"
@@ -60,6 +62,8 @@ type testOptions struct {
 	clock func() time.Time
 	// Presence test hooks, see Main.
 	presenceInterval, streamHeartbeat, writeTimeout time.Duration
+	// webhookConfig adjusts the webhook service, see Main.
+	webhookConfig func(*webhook.Config)
 }
 
 func testConfig(t *testing.T) Config {
@@ -105,6 +109,7 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 		writeTimeout:     opts.writeTimeout,
 		leaseTTL:         opts.leaseTTL,
 		clock:            opts.clock,
+		webhookConfig:    opts.webhookConfig,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

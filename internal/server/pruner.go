@@ -24,6 +24,12 @@ type eventPruner interface {
 	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 }
 
+// deliveryPruner is what the pruner needs of the store for the webhook
+// delivery log.
+type deliveryPruner interface {
+	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
+}
+
 // presenceChangeRetention is how long a shared store keeps recorded
 // presence changes: how long a stream client may be away and still
 // resume where it left off.
@@ -48,8 +54,11 @@ type syncLogPruner struct {
 	// eventRetention, with the sync log.
 	events         eventPruner
 	eventRetention time.Duration
-	now            func() time.Time
-	log            *slog.Logger
+	// deliveries, when set, has its webhook delivery log pruned with the
+	// change events: an entry lives as long as its event.
+	deliveries deliveryPruner
+	now        func() time.Time
+	log        *slog.Logger
 	// ticks, when set, replaces the hourly ticker (tests).
 	ticks <-chan time.Time
 	// pruned, when set, is called after each prune (tests).
@@ -114,6 +123,15 @@ func (p *syncLogPruner) prune(ctx context.Context) {
 			p.log.ErrorContext(ctx, "change event prune failed", "deleted", ne, "err", eerr)
 		case ne > 0:
 			p.log.InfoContext(ctx, "change events pruned", "deleted", ne, "before", cut)
+		}
+		if p.deliveries != nil {
+			switch nd, derr := p.deliveries.PruneDeliveries(ctx, cut); {
+			case derr != nil && ctx.Err() != nil:
+			case derr != nil:
+				p.log.ErrorContext(ctx, "webhook delivery log prune failed", "deleted", nd, "err", derr)
+			case nd > 0:
+				p.log.InfoContext(ctx, "webhook delivery log pruned", "deleted", nd, "before", cut)
+			}
 		}
 	}
 	if p.pruned != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/scimd/scimd/presence"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
+	"github.com/scimd/scimd/webhook"
 )
 
 // Main is the server process: Open prepares everything that can fail
@@ -38,6 +39,7 @@ type Main struct {
 	ln        net.Listener
 	server    *http.Server
 	presence  *presence.Service
+	webhooks  *webhook.Service
 	closeOnce sync.Once
 
 	// extraRoutes is a test hook, see handlerDeps.
@@ -56,6 +58,9 @@ type Main struct {
 	// clock, when set, is the admin API's and the console's clock (tests
 	// expire setup links and sessions with it).
 	clock func() time.Time
+	// webhookConfig, when set, adjusts the webhook service's settings
+	// (tests: short backoff and rescan).
+	webhookConfig func(*webhook.Config)
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -117,6 +122,22 @@ func (m *Main) Open(ctx context.Context) error {
 		log.Warn("Microsoft accepts an admin-consent redirect URI only over https (or http://localhost): the consent flow will fail with this SCIMD_PUBLIC_URL",
 			"redirect_uri", m.Config.PublicURL+presence.ConsentCallbackPath)
 	}
+	wcfg := webhook.Config{
+		Store:      db,
+		Shared:     m.shared,
+		Key:        m.Config.SecretKey,
+		Policy:     webhook.Policy{AllowHTTP: m.Config.WebhookAllowHTTP, Allow: m.Config.WebhookAllow},
+		Render:     api.WebhookMessage,
+		Logger:     log,
+		Timeout:    m.Config.WebhookTimeout,
+		Registerer: mtr.registerer(),
+	}
+	if m.webhookConfig != nil {
+		m.webhookConfig(&wcfg)
+	}
+	if m.webhooks, err = webhook.New(wcfg); err != nil {
+		return fmt.Errorf("start webhooks: %w", err)
+	}
 	lookup := api.NewLookup(api.LookupConfig{
 		Store:          db,
 		Logger:         log,
@@ -135,6 +156,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Now:            m.clock,
 		ConsolePath:    console.Prefix,
 		Version:        version,
+		Webhooks:       m.webhooks,
 	})
 	h := NewHandler(handlerDeps{
 		Logger: log,
@@ -207,11 +229,12 @@ func consentRedirectAllowed(publicURL string) bool {
 // Addr is the bound listen address (useful with port 0).
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// Run serves, polls Teams presence, prunes the sync log and finishes the
-// directory deletes a shutdown cut short until ctx ends, then stops
-// accepting connections, lets in-flight requests finish within the
-// shutdown timeout, stops the presence poller, waits for the pruner and
-// closes the store. It returns nil after a clean shutdown.
+// Run serves, polls Teams presence, delivers webhooks, prunes the sync
+// log and finishes the directory deletes a shutdown cut short until ctx
+// ends, then stops accepting connections, lets in-flight requests finish
+// within the shutdown timeout, stops the presence poller and the webhook
+// deliveries, waits for the pruner and closes the store. It returns nil
+// after a clean shutdown.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("serving",
 		"addr", m.Addr(),
@@ -235,6 +258,7 @@ func (m *Main) Run(ctx context.Context) error {
 		retention:      m.Config.SyncLogRetention,
 		events:         m.db,
 		eventRetention: m.Config.eventRetention(),
+		deliveries:     m.db,
 		now:            time.Now,
 		log:            m.Logger.With("component", "sync_log_pruner"),
 		pruned:         m.syncLogPruned,
@@ -258,6 +282,14 @@ func (m *Main) Run(ctx context.Context) error {
 	g.Go(func() error {
 		if err := m.presence.Run(pctx); err != nil {
 			return fmt.Errorf("presence: %w", err)
+		}
+		return nil
+	})
+	// Webhooks stop with the poller, after the HTTP drain: a request in
+	// flight may still poke them.
+	g.Go(func() error {
+		if err := m.webhooks.Run(pctx); err != nil {
+			return fmt.Errorf("webhooks: %w", err)
 		}
 		return nil
 	})

@@ -95,6 +95,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Events/Conflicts", testEventsConflicts},
 		{"Events/ConcurrentMembers", testEventsConcurrentMembers},
 		{"Events/Watch", testEventsWatch},
+		{"Webhooks/CRUD", testWebhooksCRUD},
+		{"Webhooks/Deliveries", testWebhookDeliveries},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
