@@ -60,7 +60,8 @@ const DefaultIdleAfter = time.Minute
 // so the shortest delay Retry-After can say.
 const inFlightRetryAfter = time.Second
 
-// Refusal is a refused request: which limit, and when to retry.
+// Refusal is a refused request: which limit, and when to retry. It is
+// an error.
 type Refusal struct {
 	Limit      Kind
 	RetryAfter time.Duration
@@ -74,7 +75,7 @@ func (r *Refusal) Error() string {
 		return fmt.Sprintf("this directory's requests exceed its rate of %s a second; retry after %d s",
 			strconv.FormatFloat(r.rate, 'f', -1, 64), r.RetryAfterSeconds())
 	}
-	return fmt.Sprintf("this directory has %d requests in flight, its limit; retry after %d s", r.max, r.RetryAfterSeconds())
+	return fmt.Sprintf("this directory's requests in flight are at its limit of %d; retry after %d s", r.max, r.RetryAfterSeconds())
 }
 
 // RetryAfterSeconds is the Retry-After header's value: whole seconds,
@@ -168,8 +169,8 @@ func (s Slot) Release() {
 
 // Acquire admits a request of key: it takes a token of the key's rate,
 // then a slot among its requests in flight, waiting up to Config.Wait
-// for one. A refused request gets a *Refusal and holds nothing.
-func (l *Limiter) Acquire(ctx context.Context, key string) (Slot, error) {
+// (or until ctx ends) for one. A refused request holds nothing.
+func (l *Limiter) Acquire(ctx context.Context, key string) (Slot, *Refusal) {
 	if l == nil {
 		return Slot{}, nil
 	}
@@ -178,15 +179,15 @@ func (l *Limiter) Acquire(ctx context.Context, key string) (Slot, error) {
 
 // Allow admits a request of key by its rate only: for a long-lived
 // request (a stream), which must not hold a slot for its whole life.
-func (l *Limiter) Allow(key string) error {
+func (l *Limiter) Allow(key string) *Refusal {
 	if l == nil {
 		return nil
 	}
-	_, err := l.acquire(context.Background(), key, false)
-	return err
+	_, ref := l.acquire(context.Background(), key, false)
+	return ref
 }
 
-func (l *Limiter) acquire(ctx context.Context, key string, slot bool) (Slot, error) {
+func (l *Limiter) acquire(ctx context.Context, key string, slot bool) (Slot, *Refusal) {
 	sh := &l.shards[maphash.String(l.seed, key)&(numShards-1)]
 	now := l.cfg.Now()
 	sh.mu.Lock()

@@ -2,7 +2,6 @@ package limit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -30,11 +29,10 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func refusal(t *testing.T, err error, want Kind) *Refusal {
+func refusal(t *testing.T, r *Refusal, want Kind) *Refusal {
 	t.Helper()
-	var r *Refusal
-	if !errors.As(err, &r) {
-		t.Fatalf("err = %v, want a %s refusal", err, want)
+	if r == nil {
+		t.Fatalf("admitted, want a %s refusal", want)
 	}
 	if r.Limit != want {
 		t.Fatalf("refused by %s, want %s: %v", r.Limit, want, r)
@@ -70,7 +68,7 @@ func TestInFlightPerKey(t *testing.T) {
 	}
 	_, err := l.Acquire(ctx, "a")
 	r := refusal(t, err, InFlight)
-	if r.RetryAfterHeader() != "1" || !strings.Contains(r.Error(), "2 requests in flight") {
+	if r.RetryAfterHeader() != "1" || !strings.Contains(r.Error(), "in flight are at its limit of 2") {
 		t.Errorf("refusal: Retry-After %s, %q", r.RetryAfterHeader(), r.Error())
 	}
 	// Another key is not affected by a's slots.
@@ -140,7 +138,7 @@ func TestWaitEnds(t *testing.T) {
 	l2 := New(Config{MaxInFlight: 1, Wait: time.Hour})
 	s2, _ := l2.Acquire(ctx, "a")
 	defer s2.Release()
-	done := make(chan error)
+	done := make(chan *Refusal)
 	go func() {
 		_, err := l2.Acquire(ctx, "a")
 		done <- err

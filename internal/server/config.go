@@ -51,6 +51,15 @@ type Config struct {
 	// secret is secret. Both or neither.
 	PresenceClientID     string
 	PresenceClientSecret string
+
+	// Fairness: per-directory limits on SCIM and lookup API requests
+	// (internal/limit). Zero turns a limit off; LimitWait zero refuses a
+	// request beyond the in-flight limit at once.
+	SCIMMaxInFlight   int           // SCIM requests of one directory served at once
+	SCIMRate          float64       // SCIM requests a second per directory
+	LookupMaxInFlight int           // lookup API requests of one directory at once
+	LookupRate        float64       // lookup API requests a second per directory
+	LimitWait         time.Duration // how long a request may queue for an in-flight slot
 }
 
 // The presence poll interval's bounds: faster buys nothing (Teams itself
@@ -159,6 +168,23 @@ func settings() []setting {
 			set: func(c *Config, v string) error { c.PresenceClientID = strings.TrimSpace(v); return nil }},
 		{env: "SCIMD_PRESENCE_CLIENT_SECRET", flag: "presence-client-secret", file: true, usage: "client secret of scimd's multi-tenant Entra app",
 			set: func(c *Config, v string) error { c.PresenceClientSecret = v; return nil }},
+		{env: "SCIMD_SCIM_MAX_INFLIGHT", flag: "scim-max-inflight", def: strconv.Itoa(DefaultSCIMMaxInFlight), usage: "SCIM requests of one directory served at once (0: no limit)",
+			set: func(c *Config, v string) (err error) { c.SCIMMaxInFlight, err = parseLimitCount(v); return err }},
+		{env: "SCIMD_SCIM_RATE", flag: "scim-rate", def: "0", usage: "SCIM requests a second per directory (0: no limit)",
+			set: func(c *Config, v string) (err error) { c.SCIMRate, err = parseLimitRate(v); return err }},
+		{env: "SCIMD_LOOKUP_MAX_INFLIGHT", flag: "lookup-max-inflight", def: "0", usage: "lookup API requests of one directory served at once (0: no limit)",
+			set: func(c *Config, v string) (err error) { c.LookupMaxInFlight, err = parseLimitCount(v); return err }},
+		{env: "SCIMD_LOOKUP_RATE", flag: "lookup-rate", def: "0", usage: "lookup API requests a second per directory (0: no limit)",
+			set: func(c *Config, v string) (err error) { c.LookupRate, err = parseLimitRate(v); return err }},
+		{env: "SCIMD_LIMIT_WAIT", flag: "limit-wait", def: DefaultLimitWait.String(), usage: "how long a request beyond an in-flight limit may wait for a slot (Go duration, 0 to 10s)",
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration like 1s", v)
+				}
+				c.LimitWait = d
+				return nil
+			}},
 	}
 }
 
@@ -295,6 +321,7 @@ func (c Config) Validate() error {
 	case c.PresenceClientID == "" && c.PresenceClientSecret != "":
 		add("SCIMD_PRESENCE_CLIENT_SECRET is set without SCIMD_PRESENCE_CLIENT_ID; set both, or neither")
 	}
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }
 
@@ -317,6 +344,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("presence_interval", c.PresenceInterval),
 		slog.String("presence_client_id", c.PresenceClientID),
 		slog.String("presence_client_secret", redacted(c.PresenceClientSecret != "")),
+		slog.Int("scim_max_inflight", c.SCIMMaxInFlight),
+		slog.Float64("scim_rate", c.SCIMRate),
+		slog.Int("lookup_max_inflight", c.LookupMaxInFlight),
+		slog.Float64("lookup_rate", c.LookupRate),
+		slog.Duration("limit_wait", c.LimitWait),
 	)
 }
 

@@ -52,6 +52,8 @@ type Main struct {
 	syncLogPruned func(deleted int64, err error)
 	// leaseTTL, when set, is the presence pollers' lease (tests).
 	leaseTTL time.Duration
+	// limitNow, when set, is the clock of the per-directory rates (tests).
+	limitNow func() time.Time
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -104,12 +106,18 @@ func (m *Main) Open(ctx context.Context) error {
 		log.Warn("Microsoft accepts an admin-consent redirect URI only over https (or http://localhost): the consent flow will fail with this SCIMD_PUBLIC_URL",
 			"redirect_uri", m.Config.PublicURL+presence.ConsentCallbackPath)
 	}
+	limitNow := time.Now
+	if m.limitNow != nil {
+		limitNow = m.limitNow
+	}
+	lim := newLimiters(m.Config, mtr.registerer(), limitNow)
 	lookup := api.NewLookup(api.LookupConfig{
 		Store:          db,
 		Logger:         log,
 		AdminTokenHash: adminHash,
 		Presence:       svc,
 		Heartbeat:      m.streamHeartbeat,
+		Limiter:        lim.lookup,
 	})
 
 	h := NewHandler(handlerDeps{
@@ -120,6 +128,7 @@ func (m *Main) Open(ctx context.Context) error {
 			PublicURL:    m.Config.PublicURL,
 			Logger:       log,
 			MaxBodyBytes: m.Config.MaxBodyBytes,
+			Limiter:      lim.scim,
 		}),
 		Admin: api.NewAdmin(api.AdminConfig{
 			Store:          db,
