@@ -58,6 +58,8 @@ type testOptions struct {
 	leaseTTL time.Duration
 	// Presence test hooks, see Main.
 	presenceInterval, streamHeartbeat, writeTimeout time.Duration
+	// limitNow is the clock of the per-directory rates, see Main.
+	limitNow func() time.Time
 }
 
 func testConfig(t *testing.T) Config {
@@ -102,6 +104,7 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 		streamHeartbeat:  opts.streamHeartbeat,
 		writeTimeout:     opts.writeTimeout,
 		leaseTTL:         opts.leaseTTL,
+		limitNow:         opts.limitNow,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
