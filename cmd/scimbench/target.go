@@ -62,13 +62,14 @@ func remoteTarget(base, adminToken string) (*target, error) {
 }
 
 // startInProcess starts scimd (internal/server.Main, as cmd/scimd runs
-// it) on loopback with scimd's defaults: on a new SQLite database at
+// it) on loopback with scimd's defaults and the given per-directory
+// limits: on a new SQLite database at
 // dbPath, or, with databaseURL, replicas servers on that new PostgreSQL
 // database, one after the other (the first migrates it and makes the
 // first-start setup), all with the same admin token. logFormat "text" or
 // "json" formats their access logs as scimd would (then discards them),
 // "off" skips logging.
-func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas int, logFormat string) (_ *target, err error) {
+func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas int, logFormat string, limits limitFlags) (_ *target, err error) {
 	token := randomToken()
 	cfg := server.Config{
 		Addr:             "127.0.0.1:0",
@@ -82,6 +83,7 @@ func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas in
 		ShutdownTimeout:  15 * time.Second,
 		SyncLogRetention: 720 * time.Hour,
 	}
+	limits.apply(&cfg)
 	logger := slog.New(slog.DiscardHandler)
 	switch logFormat {
 	case "text":
