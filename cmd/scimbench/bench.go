@@ -33,8 +33,10 @@ type bench struct {
 	errMu    sync.Mutex
 	errShown int
 	// throttled counts the answers 429 that do retried after their
-	// Retry-After, as Entra does.
-	throttled atomic.Int64
+	// Retry-After, as Entra does; pausedUntil (Unix nanoseconds) is when
+	// the pause the last one asked for ends.
+	throttled   atomic.Int64
+	pausedUntil atomic.Int64
 }
 
 // maxThrottledRetries bounds how often do retries one request refused
@@ -127,10 +129,15 @@ func (b *bench) do(ctx context.Context, w int, o *op, method, u, token string, b
 }
 
 // send sends req and reads its answer. A 429 (unless wanted) is retried
-// after its Retry-After, as Entra does, so that a run against scimd's
-// limits measures what they cost a provisioning job, not its refusals.
+// as Entra does: every worker pauses for its Retry-After (Entra suspends
+// the job's requests that long), then the refused request is sent again.
+// A run against scimd's limits thus measures what they cost a
+// provisioning job, not its refusals.
 func (b *bench) send(ctx context.Context, req *http.Request, body []byte, want int) (*http.Response, []byte, error) {
 	for try := 0; ; try++ {
+		if err := b.waitPause(ctx); err != nil {
+			return nil, nil, err
+		}
 		if body != nil {
 			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
@@ -148,10 +155,27 @@ func (b *bench) send(ctx context.Context, req *http.Request, body []byte, want i
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 			wait = time.Duration(s) * time.Second
 		}
+		until := time.Now().Add(wait).UnixNano()
+		for {
+			cur := b.pausedUntil.Load()
+			if cur >= until || b.pausedUntil.CompareAndSwap(cur, until) {
+				break
+			}
+		}
+	}
+}
+
+// waitPause waits for the end of the pause a 429 asked for, if any.
+func (b *bench) waitPause(ctx context.Context) error {
+	for {
+		d := time.Until(time.Unix(0, b.pausedUntil.Load()))
+		if d <= 0 {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
-			return resp, data, nil
-		case <-time.After(wait):
+			return ctx.Err()
+		case <-time.After(d):
 		}
 	}
 }

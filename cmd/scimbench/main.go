@@ -375,6 +375,9 @@ func (c config) fileTag() string {
 // cfg.Replicas scimd servers) or a new directory (-base).
 func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult, err error) {
 	o := b.opt
+	if o.neighbour.rate > 0 { // the initial cycle alone
+		s.Updates, s.Reads, s.Lookups, s.Searches = 0, 0, 0, 0
+	}
 	start := time.Now()
 	var t *target
 	var ceilingPath string // the SQLite storage ceiling's file

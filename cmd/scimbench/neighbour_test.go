@@ -10,16 +10,16 @@ import (
 )
 
 // TestNeighbourMode runs A's cycle beside B's caller-ID load, with a
-// SCIM in-flight limit of one and no wait, so that A's concurrent
-// requests are refused: they are retried after Retry-After (nothing
-// fails), B's lookups all find their contact, and both are reported.
+// SCIM rate of 50 a second, so that A's requests beyond it are refused:
+// they are retried after Retry-After (nothing fails), B's lookups all
+// find their contact, and both are reported.
 func TestNeighbourMode(t *testing.T) {
 	dir := t.TempDir()
 	jsonPath := filepath.Join(dir, "out.json")
 	var stdout, stderr bytes.Buffer
-	args := []string{"-users", "200", "-groups", "2", "-members", "20", "-batch", "10", "-c", "4",
+	args := []string{"-users", "60", "-groups", "1", "-members", "20", "-batch", "10", "-c", "4",
 		"-neighbour-rate", "200", "-neighbour-users", "30", "-neighbour-workers", "4",
-		"-scim-max-inflight", "1", "-limit-wait", "0", "-quiet", "-db", filepath.Join(dir, "scimd.db"), "-json", jsonPath}
+		"-scim-rate", "50", "-limit-wait", "0", "-quiet", "-db", filepath.Join(dir, "scimd.db"), "-json", jsonPath}
 	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("run: exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
 	}
@@ -47,10 +47,10 @@ func TestNeighbourMode(t *testing.T) {
 	if r.Errors != 0 || n.AThrottled == 0 {
 		t.Errorf("A: %d errors, %d refusals retried; want none failed and some retried", r.Errors, n.AThrottled)
 	}
-	if r.Limits == nil || r.Limits.SCIMMaxInFlight != 1 || r.Limits.Wait != "0s" {
+	if r.Limits == nil || r.Limits.SCIMRate != 50 || r.Limits.SCIMMaxInFlight != 64 || r.Limits.Wait != "0s" {
 		t.Errorf("limits reported: %+v", r.Limits)
 	}
-	for _, want := range []string{"neighbour: directory B (30 users)", "B's latency: p50", "SCIM 1 in flight"} {
+	for _, want := range []string{"neighbour: directory B (30 users)", "B's latency: p50", "SCIM 64 in flight, rate 50/s"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q", want)
 		}

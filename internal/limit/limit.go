@@ -34,9 +34,15 @@ type Config struct {
 	// MaxInFlight is how many requests of one key are served at once; 0:
 	// no bound.
 	MaxInFlight int
-	// Wait is how long a request beyond MaxInFlight may wait for a slot,
-	// in a queue of at most MaxInFlight requests; 0: refused at once.
+	// Wait is how long a request beyond MaxInFlight may wait for a slot;
+	// 0: refused at once.
 	Wait time.Duration
+	// MaxWaiting bounds the queue of requests waiting for a slot, per key
+	// (default DefaultMaxWaiting, or MaxInFlight if larger). A waiting
+	// request costs a goroutine, not CPU, so the queue is long and Wait
+	// is what bounds it: a client that sends more at once than the limit
+	// is slowed down, not refused.
+	MaxWaiting int
 	// Rate is how many requests a second one key may make, sustained; 0:
 	// no rate.
 	Rate float64
@@ -51,6 +57,10 @@ type Config struct {
 	// Refused, when set, is called on every refusal (the metric).
 	Refused func(Kind)
 }
+
+// DefaultMaxWaiting is Config.MaxWaiting's least default: more than an
+// Entra provisioning job sends at once (a few dozen requests at most).
+const DefaultMaxWaiting = 64
 
 // DefaultIdleAfter is Config.IdleAfter's default.
 const DefaultIdleAfter = time.Minute
@@ -130,6 +140,9 @@ func New(cfg Config) *Limiter {
 	}
 	if cfg.IdleAfter <= 0 {
 		cfg.IdleAfter = DefaultIdleAfter
+	}
+	if cfg.MaxWaiting <= 0 {
+		cfg.MaxWaiting = max(DefaultMaxWaiting, cfg.MaxInFlight)
 	}
 	if cfg.Burst <= 0 {
 		cfg.Burst = max(1, int(math.Ceil(cfg.Rate)))
@@ -218,7 +231,7 @@ func (l *Limiter) acquire(ctx context.Context, key string, slot bool) (Slot, *Re
 		sh.mu.Unlock()
 		return Slot{sh, e}, nil
 	}
-	if l.cfg.Wait <= 0 || len(e.queue) >= l.cfg.MaxInFlight {
+	if l.cfg.Wait <= 0 || len(e.queue) >= l.cfg.MaxWaiting {
 		l.refund(e)
 		sh.mu.Unlock()
 		return Slot{}, l.refuse(InFlight, inFlightRetryAfter)

@@ -90,7 +90,7 @@ func TestInFlightPerKey(t *testing.T) {
 }
 
 func TestWaitQueueHandsOverInOrder(t *testing.T) {
-	l := New(Config{MaxInFlight: 1, Wait: time.Minute})
+	l := New(Config{MaxInFlight: 1, Wait: time.Minute, MaxWaiting: 1})
 	ctx := t.Context()
 	first, err := l.Acquire(ctx, "a")
 	if err != nil {
@@ -105,8 +105,8 @@ func TestWaitQueueHandsOverInOrder(t *testing.T) {
 		got <- s
 	}()
 	waitFor(t, func() bool { return queued(l, "a") == 1 })
-	// The queue holds as many as may be in flight: one more is refused
-	// at once rather than waiting.
+	// The queue is full: one more is refused at once rather than
+	// waiting.
 	_, err = l.Acquire(ctx, "a")
 	refusal(t, err, InFlight)
 
@@ -118,6 +118,14 @@ func TestWaitQueueHandsOverInOrder(t *testing.T) {
 	second.Release()
 	if inFlight(l, "a") != 0 {
 		t.Fatalf("in flight %d after every release", inFlight(l, "a"))
+	}
+}
+
+func TestQueueDefault(t *testing.T) {
+	for _, tc := range []struct{ max, want int }{{1, DefaultMaxWaiting}, {100, 100}} {
+		if l := New(Config{MaxInFlight: tc.max, Wait: time.Second}); l.cfg.MaxWaiting != tc.want {
+			t.Errorf("MaxInFlight %d: queue of %d, want %d", tc.max, l.cfg.MaxWaiting, tc.want)
+		}
 	}
 }
 
@@ -274,7 +282,7 @@ func TestConcurrentNeverExceedsLimit(t *testing.T) {
 	var mu sync.Mutex
 	cur, peak := 0, 0
 	var wg sync.WaitGroup
-	for range 2 * limit { // the queue holds as many: no refusals
+	for range 8 * limit { // the queue (64) holds them all: no refusals
 		wg.Go(func() {
 			for range 200 {
 				s, err := l.Acquire(t.Context(), "a")
