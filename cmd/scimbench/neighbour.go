@@ -66,17 +66,19 @@ var limitFlagNames = []string{"scim-max-inflight", "scim-rate", "lookup-max-infl
 // neighbourFlags configure the neighbour mode; rate 0 turns it off.
 type neighbourFlags struct {
 	rate, users, workers int
+	baseline             time.Duration
 }
 
 func (n *neighbourFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&n.rate, "neighbour-rate", 0, "caller-ID lookups a second on a second directory B while directory A runs the initial cycle (users, groups, members), B's latency reported apart; 0: no neighbour, the whole cycle")
 	fs.IntVar(&n.users, "neighbour-users", 10000, "users of the neighbour directory B, provisioned before A's cycle")
 	fs.IntVar(&n.workers, "neighbour-workers", 16, "workers sending B's lookups (each sends the next one due)")
+	fs.DurationVar(&n.baseline, "neighbour-baseline", 0, "before A's cycle, run B's lookups alone this long: B's latency without A, on the same machine")
 }
 
 func (n neighbourFlags) validate() []error {
 	var errs []error
-	if n.rate < 0 || n.users < 1 || n.workers < 1 {
+	if n.rate < 0 || n.users < 1 || n.workers < 1 || n.baseline < 0 {
 		errs = append(errs, errors.New("-neighbour-rate must not be negative, -neighbour-users and -neighbour-workers must be at least 1"))
 	}
 	return errs
@@ -251,6 +253,20 @@ func (b *bench) neighbourSteps(t *target, c *cycle, r *RunResult) (steps []func(
 			return err
 		},
 		func(ctx context.Context) error {
+			if b.opt.neighbour.baseline <= 0 {
+				return nil
+			}
+			b.prog.note(fmt.Sprintf("B's lookups alone for %s", b.opt.neighbour.baseline))
+			load = b.startLoad(ctx, nb)
+			select {
+			case <-ctx.Done():
+			case <-time.After(b.opt.neighbour.baseline):
+			}
+			r.NeighbourAlone = load.stop(0)
+			load = nil
+			return nil
+		},
+		func(ctx context.Context) error {
 			b.prog.resetPeaks()
 			b.throttled.Store(0)
 			load = b.startLoad(ctx, nb)
@@ -282,6 +298,10 @@ func printNeighbour(w io.Writer, r *RunResult) {
 		n.Sent, float64(n.Sent)/max(n.Seconds, 1e-9), n.OK, n.Throttled, n.Errors, n.Late, lateAfter)
 	fmt.Fprintf(w, "  B's latency: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 		n.Latency.P50Ms, n.Latency.P99Ms, n.Latency.P999Ms, n.Latency.MaxMs)
+	if a := r.NeighbourAlone; a != nil {
+		fmt.Fprintf(w, "  B alone before A's cycle (%.0f s, %d sent, %d late): p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+			a.Seconds, a.Sent, a.Late, a.Latency.P50Ms, a.Latency.P99Ms, a.Latency.P999Ms, a.Latency.MaxMs)
+	}
 	if o := r.op(opUserCreate); o != nil {
 		fmt.Fprintf(w, "  A: %.0f users created a second (p99 %.2f ms), initial cycle %.1f s, %d requests got 429 and were retried after Retry-After\n",
 			o.PerSecond, o.P99Ms, r.CycleSeconds, n.AThrottled)

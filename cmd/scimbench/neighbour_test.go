@@ -18,7 +18,7 @@ func TestNeighbourMode(t *testing.T) {
 	jsonPath := filepath.Join(dir, "out.json")
 	var stdout, stderr bytes.Buffer
 	args := []string{"-users", "60", "-groups", "1", "-members", "20", "-batch", "10", "-c", "4",
-		"-neighbour-rate", "200", "-neighbour-users", "30", "-neighbour-workers", "4",
+		"-neighbour-rate", "200", "-neighbour-users", "30", "-neighbour-workers", "4", "-neighbour-baseline", "200ms",
 		"-scim-rate", "50", "-limit-wait", "0", "-quiet", "-db", filepath.Join(dir, "scimd.db"), "-json", jsonPath}
 	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("run: exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
@@ -44,13 +44,16 @@ func TestNeighbourMode(t *testing.T) {
 	if n == nil || n.Sent == 0 || n.OK != int64(n.Sent) || n.Errors != 0 || n.Throttled != 0 || n.Latency.MaxMs <= 0 {
 		t.Fatalf("neighbour: %+v", n)
 	}
+	if a := r.NeighbourAlone; a == nil || a.Sent == 0 || a.OK != int64(a.Sent) {
+		t.Errorf("B alone: %+v", a)
+	}
 	if r.Errors != 0 || n.AThrottled == 0 {
 		t.Errorf("A: %d errors, %d refusals retried; want none failed and some retried", r.Errors, n.AThrottled)
 	}
 	if r.Limits == nil || r.Limits.SCIMRate != 50 || r.Limits.SCIMMaxInFlight != 64 || r.Limits.Wait != "0s" {
 		t.Errorf("limits reported: %+v", r.Limits)
 	}
-	for _, want := range []string{"neighbour: directory B (30 users)", "B's latency: p50", "SCIM 64 in flight, rate 50/s"} {
+	for _, want := range []string{"neighbour: directory B (30 users)", "B's latency: p50", "B alone before A's cycle", "SCIM 64 in flight, rate 50/s"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q", want)
 		}

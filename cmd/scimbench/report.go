@@ -60,6 +60,9 @@ type RunResult struct {
 	// is directory B's caller-ID during the cycle (-neighbour-rate).
 	Limits    *limitFlags      `json:"limits,omitempty"`
 	Neighbour *NeighbourResult `json:"neighbour,omitempty"`
+	// NeighbourAlone is B's caller-ID alone, before the cycle
+	// (-neighbour-baseline).
+	NeighbourAlone *NeighbourResult `json:"neighbourAlone,omitempty"`
 }
 
 // PhaseResult is one phase: its operations share its wall time.
