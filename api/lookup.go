@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/scimd/scimd/internal/limit"
 	"github.com/scimd/scimd/internal/route"
 	"github.com/scimd/scimd/mapping"
 	"github.com/scimd/scimd/presence"
@@ -31,6 +32,10 @@ type LookupConfig struct {
 	// While a stream is open, the credential and the directory are
 	// checked again at every heartbeat.
 	Heartbeat time.Duration
+	// Limiter bounds each directory's requests (nil: no limit); a
+	// refused request gets 429 with Retry-After. The presence stream
+	// spends the rate but holds no slot.
+	Limiter *limit.Limiter
 }
 
 // Lookup serves the CX clients' API under /api/v1: contact search,
@@ -62,15 +67,15 @@ func (l *Lookup) Register(r *mux.Router) {
 	// mux tries routes in order.
 	s := route.Subrouter(r, "/api/v1/directories/{directoryId}")
 	s.Use(l.authenticate)
-	s.Handle("/lookup", methods{http.MethodGet: l.lookupPhone})
-	s.Handle("/contacts", methods{http.MethodGet: l.searchContacts})
-	s.Handle("/contacts/{id}", methods{http.MethodGet: l.getContact})
-	s.Handle("/groups", methods{http.MethodGet: l.listGroups})
-	s.Handle("/groups/{id}/contacts", methods{http.MethodGet: l.groupContacts})
-	s.Handle("/presence/stream", methods{http.MethodGet: l.presenceStream})
-	s.Handle("/events", methods{http.MethodGet: l.listEvents})
-	s.Handle("/events/latest", methods{http.MethodGet: l.latestEvent})
-	s.Handle("/events/stream", methods{http.MethodGet: l.eventsStream})
+	s.Handle("/lookup", l.limited(methods{http.MethodGet: l.lookupPhone}))
+	s.Handle("/contacts", l.limited(methods{http.MethodGet: l.searchContacts}))
+	s.Handle("/contacts/{id}", l.limited(methods{http.MethodGet: l.getContact}))
+	s.Handle("/groups", l.limited(methods{http.MethodGet: l.listGroups}))
+	s.Handle("/groups/{id}/contacts", l.limited(methods{http.MethodGet: l.groupContacts}))
+	s.Handle("/presence/stream", l.rateLimited(methods{http.MethodGet: l.presenceStream}))
+	s.Handle("/events", l.limited(methods{http.MethodGet: l.listEvents}))
+	s.Handle("/events/latest", l.limited(methods{http.MethodGet: l.latestEvent}))
+	s.Handle("/events/stream", l.rateLimited(methods{http.MethodGet: l.eventsStream}))
 	r.Handle("/api/v1/openapi.json", methods{http.MethodGet: serveOpenAPI})
 }
 

@@ -35,8 +35,9 @@ func newLookupFixture(t *testing.T) *lookupFixture {
 }
 
 // newLookupFixtureOn is newLookupFixture with the lookup API's store
-// wrapped (to inject failures).
-func newLookupFixtureOn(t *testing.T, wrap func(store.Store) store.Store) *lookupFixture {
+// wrapped (to inject failures), and its configuration changed by
+// configure.
+func newLookupFixtureOn(t *testing.T, wrap func(store.Store) store.Store, configure ...func(*api.LookupConfig)) *lookupFixture {
 	t.Helper()
 	f := &lookupFixture{t: t, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -45,7 +46,11 @@ func newLookupFixtureOn(t *testing.T, wrap func(store.Store) store.Store) *looku
 	r := mux.NewRouter()
 	api.NewAdmin(api.AdminConfig{Store: db, PublicURL: "https://scim.example.com",
 		AdminTokenHash: store.HashToken(adminToken), Logger: logger}).Register(r)
-	api.NewLookup(api.LookupConfig{Store: wrap(db), AdminTokenHash: store.HashToken(adminToken), Logger: logger}).Register(r)
+	lc := api.LookupConfig{Store: wrap(db), AdminTokenHash: store.HashToken(adminToken), Logger: logger}
+	for _, c := range configure {
+		c(&lc)
+	}
+	api.NewLookup(lc).Register(r)
 	scim.New(scim.Config{Store: db, PublicURL: "https://scim.example.com", Logger: logger}).Register(r)
 	srv := httptest.NewServer(r)
 	f.url = srv.URL

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/scimd/scimd/internal/limit"
 	"github.com/scimd/scimd/internal/route"
 	"github.com/scimd/scimd/store"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	// Now is the clock (default time.Now) that ends a rotated token's
 	// grace period.
 	Now func() time.Time
+	// Limiter bounds each directory's requests (nil: no limit); a
+	// refused request gets 429 with Retry-After.
+	Limiter *limit.Limiter
 }
 
 // Server serves every directory's SCIM endpoints.
@@ -107,7 +111,7 @@ func (s *Server) Register(r *mux.Router) {
 	sub.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path+" (endpoints: /Users, /Groups, /Schemas, /ResourceTypes, /ServiceProviderConfig)")
 	})
-	sub.Use(s.authenticate)
+	sub.Use(s.authenticate, s.admit)
 
 	// Methods are dispatched here rather than with mux's Methods: a
 	// subrouter's MethodNotAllowedHandler is not reliably reached.

@@ -32,7 +32,16 @@ type bench struct {
 
 	errMu    sync.Mutex
 	errShown int
+	// throttled counts the answers 429 that do retried after their
+	// Retry-After, as Entra does; pausedUntil (Unix nanoseconds) is when
+	// the pause the last one asked for ends.
+	throttled   atomic.Int64
+	pausedUntil atomic.Int64
 }
+
+// maxThrottledRetries bounds how often do retries one request refused
+// with 429.
+const maxThrottledRetries = 30
 
 // maxErrorsShown bounds the error bodies written to stderr per process.
 const maxErrorsShown = 5
@@ -88,12 +97,7 @@ func (b *bench) do(ctx context.Context, w int, o *op, method, u, token string, b
 		req.Header.Set("Content-Type", contentTypeSCIM)
 	}
 	t0 := time.Now()
-	resp, err := b.hc.Do(req)
-	var data []byte
-	if err == nil {
-		data, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-	}
+	resp, data, err := b.send(ctx, req, body, want)
 	d := time.Since(t0)
 	switch {
 	case err != nil:
@@ -122,6 +126,58 @@ func (b *bench) do(ctx context.Context, w int, o *op, method, u, token string, b
 	}
 	o.record(w, d, true)
 	return true
+}
+
+// send sends req and reads its answer. A 429 (unless wanted) is retried
+// as Entra does: every worker pauses for its Retry-After (Entra suspends
+// the job's requests that long), then the refused request is sent again.
+// A run against scimd's limits thus measures what they cost a
+// provisioning job, not its refusals.
+func (b *bench) send(ctx context.Context, req *http.Request, body []byte, want int) (*http.Response, []byte, error) {
+	for try := 0; ; try++ {
+		if err := b.waitPause(ctx); err != nil {
+			return nil, nil, err
+		}
+		if body != nil {
+			req.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		resp, err := b.hc.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests || want == http.StatusTooManyRequests || try == maxThrottledRetries {
+			return resp, data, err
+		}
+		b.throttled.Add(1)
+		wait := time.Second
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		until := time.Now().Add(wait).UnixNano()
+		for {
+			cur := b.pausedUntil.Load()
+			if cur >= until || b.pausedUntil.CompareAndSwap(cur, until) {
+				break
+			}
+		}
+	}
+}
+
+// waitPause waits for the end of the pause a 429 asked for, if any.
+func (b *bench) waitPause(ctx context.Context) error {
+	for {
+		d := time.Until(time.Unix(0, b.pausedUntil.Load()))
+		if d <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
 }
 
 // An answerChecker reads the part of an answer it checks without

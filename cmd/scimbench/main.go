@@ -70,6 +70,11 @@ type options struct {
 	ceilingTime time.Duration
 	ceilingMax  int
 
+	// limits are the in-process scimd's per-directory limits; neighbour
+	// the neighbour mode (neighbour.go).
+	limits    limitFlags
+	neighbour neighbourFlags
+
 	jsonPath   string
 	quiet      bool
 	cpuProfile string
@@ -120,6 +125,8 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 	fs.StringVar(&o.jsonPath, "json", "scimbench.json", "write the results as JSON to this file (\"\": do not)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each phase to this path, with the phase before the extension (cpu.pprof: cpu.users.pprof, ...)")
+	o.limits.register(fs)
+	o.neighbour.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: scimbench [flags]\n\nReplays an Entra ID provisioning cycle against scimd (on SQLite, or PostgreSQL with -postgres) and measures it against this machine's HTTP and storage ceilings.")
 		fs.PrintDefaults()
@@ -227,6 +234,12 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 			add("-cpuprofile: directory %s does not exist", filepath.Dir(o.cpuProfile))
 		}
 	}
+	errs = append(errs, o.neighbour.validate()...)
+	o.limits.Wait = o.limits.wait.String()
+	if o.base != "" && slices.ContainsFunc(limitFlagNames, func(n string) bool { return given[n] }) {
+		add("-scim-max-inflight, -scim-rate, -lookup-max-inflight, -lookup-rate and -limit-wait are the in-process scimd's; with -base the server has its own")
+	}
+	errs = append(errs, o.limits.validate()...)
 	if o.base != "" {
 		if o.db != "" {
 			add("-db is for the in-process scimd; with -base the server has its own")
@@ -340,6 +353,7 @@ runs:
 			if r != nil {
 				rep.Runs = append(rep.Runs, r)
 				printRun(stdout, r)
+				printNeighbour(stdout, r)
 				if r.Errors > 0 || r.Interrupted {
 					status = 1
 				}
@@ -384,6 +398,9 @@ func (c config) fileTag() string {
 // cfg.Replicas scimd servers) or a new directory (-base).
 func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult, err error) {
 	o := b.opt
+	if o.neighbour.rate > 0 { // the initial cycle alone
+		s.Updates, s.Reads, s.Lookups, s.Searches = 0, 0, 0, 0
+	}
 	start := time.Now()
 	var t *target
 	var ceilingPath string // the SQLite storage ceiling's file
@@ -409,7 +426,7 @@ func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult,
 		}()
 		r.Postgres = pg.info
 		b.prog.note(fmt.Sprintf("starting %d scimd in-process on %s", cfg.Replicas, redactURL(pg.url)))
-		if t, err = startInProcess(ctx, "", pg.url, cfg.Replicas, o.serverLog, cfg.EventsOff); err != nil {
+		if t, err = startInProcess(ctx, "", pg.url, cfg.Replicas, o.serverLog, cfg.EventsOff, o.limits); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -434,7 +451,7 @@ func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult,
 		}
 		defer cleanup()
 		b.prog.note(fmt.Sprintf("starting scimd in-process on %s", dbPath))
-		if t, err = startInProcess(ctx, dbPath, "", 1, o.serverLog, cfg.EventsOff); err != nil {
+		if t, err = startInProcess(ctx, dbPath, "", 1, o.serverLog, cfg.EventsOff, o.limits); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -487,6 +504,15 @@ func (b *bench) runOnce(ctx context.Context, s sizes, cfg config) (_ *RunResult,
 		c.createUsers, c.createGroups, c.addMembers, c.updateUsers, c.readUsers, c.lookups, c.pacedLookups, c.searches,
 		memory,
 		measure("after"),
+	}
+	if o.base == "" {
+		r.Limits = &o.limits
+	}
+	if o.neighbour.rate > 0 {
+		var cleanup func()
+		steps, cleanup = b.neighbourSteps(t, c, r)
+		steps = append(steps, memory)
+		defer cleanup()
 	}
 	for _, step := range steps {
 		if err = step(ctx); err != nil || ctx.Err() != nil {

@@ -58,6 +58,13 @@ type RunResult struct {
 	// Remote is set with -base: scimd is another process, whose CPU the
 	// phases' otherCPUs include.
 	Remote bool `json:"remote,omitempty"`
+	// Limits are the in-process scimd's per-directory limits; Neighbour
+	// is directory B's caller-ID during the cycle (-neighbour-rate).
+	Limits    *limitFlags      `json:"limits,omitempty"`
+	Neighbour *NeighbourResult `json:"neighbour,omitempty"`
+	// NeighbourAlone is B's caller-ID alone, before the cycle
+	// (-neighbour-baseline).
+	NeighbourAlone *NeighbourResult `json:"neighbourAlone,omitempty"`
 }
 
 // PhaseResult is one phase: its operations share its wall time.

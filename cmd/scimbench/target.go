@@ -62,13 +62,15 @@ func remoteTarget(base, adminToken string) (*target, error) {
 }
 
 // startInProcess starts scimd (internal/server.Main, as cmd/scimd runs
-// it) on loopback with scimd's defaults: on a new SQLite database at
+// it) on loopback with scimd's defaults and the given per-directory
+// limits: on a new SQLite database at
 // dbPath, or, with databaseURL, replicas servers on that new PostgreSQL
 // database, one after the other (the first migrates it and makes the
 // first-start setup), all with the same admin token. logFormat "text" or
 // "json" formats their access logs as scimd would (then discards them),
-// "off" skips logging. eventsOff runs them with SCIMD_EVENTS=off.
-func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas int, logFormat string, eventsOff bool) (_ *target, err error) {
+// "off" skips logging. eventsOff runs them with SCIMD_EVENTS=off; limits
+// are the fairness limits to run them with.
+func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas int, logFormat string, eventsOff bool, limits limitFlags) (_ *target, err error) {
 	token := randomToken()
 	cfg := server.Config{
 		Addr:             "127.0.0.1:0",
@@ -83,6 +85,7 @@ func startInProcess(ctx context.Context, dbPath, databaseURL string, replicas in
 		SyncLogRetention: 720 * time.Hour,
 		EventsOff:        eventsOff,
 	}
+	limits.apply(&cfg)
 	logger := slog.New(slog.DiscardHandler)
 	switch logFormat {
 	case "text":

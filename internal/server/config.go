@@ -73,6 +73,14 @@ type Config struct {
 	WebhookAllow     []netip.Prefix
 	WebhookAllowHTTP bool
 	WebhookTimeout   time.Duration
+	// Fairness: per-directory limits on SCIM and lookup API requests
+	// (internal/limit). Zero turns a limit off; LimitWait zero refuses a
+	// request beyond the in-flight limit at once.
+	SCIMMaxInFlight   int           // SCIM requests of one directory served at once
+	SCIMRate          float64       // SCIM requests a second per directory
+	LookupMaxInFlight int           // lookup API requests of one directory at once
+	LookupRate        float64       // lookup API requests a second per directory
+	LimitWait         time.Duration // how long a request may queue for an in-flight slot
 }
 
 // The presence poll interval's bounds: faster buys nothing (Teams itself
@@ -246,6 +254,23 @@ func settings() []setting {
 				c.WebhookTimeout = d
 				return nil
 			}},
+		{env: "SCIMD_SCIM_MAX_INFLIGHT", flag: "scim-max-inflight", def: strconv.Itoa(DefaultSCIMMaxInFlight), usage: "SCIM requests of one directory served at once (0: no limit)",
+			set: func(c *Config, v string) (err error) { c.SCIMMaxInFlight, err = parseLimitCount(v); return err }},
+		{env: "SCIMD_SCIM_RATE", flag: "scim-rate", def: "0", usage: "SCIM requests a second per directory (0: no limit)",
+			set: func(c *Config, v string) (err error) { c.SCIMRate, err = parseLimitRate(v); return err }},
+		{env: "SCIMD_LOOKUP_MAX_INFLIGHT", flag: "lookup-max-inflight", def: "0", usage: "lookup API requests of one directory served at once (0: no limit)",
+			set: func(c *Config, v string) (err error) { c.LookupMaxInFlight, err = parseLimitCount(v); return err }},
+		{env: "SCIMD_LOOKUP_RATE", flag: "lookup-rate", def: "0", usage: "lookup API requests a second per directory (0: no limit)",
+			set: func(c *Config, v string) (err error) { c.LookupRate, err = parseLimitRate(v); return err }},
+		{env: "SCIMD_LIMIT_WAIT", flag: "limit-wait", def: DefaultLimitWait.String(), usage: "how long a request beyond an in-flight limit may wait for a slot (Go duration, 0 to 10s)",
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a duration like 1s", v)
+				}
+				c.LimitWait = d
+				return nil
+			}},
 	}
 }
 
@@ -395,6 +420,7 @@ func (c Config) Validate() error {
 	case c.PresenceClientID == "" && c.PresenceClientSecret != "":
 		add("SCIMD_PRESENCE_CLIENT_SECRET is set without SCIMD_PRESENCE_CLIENT_ID; set both, or neither")
 	}
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }
 
@@ -423,6 +449,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("webhook_allow_networks", c.WebhookAllow),
 		slog.Bool("webhook_allow_http", c.WebhookAllowHTTP),
 		slog.Duration("webhook_timeout", c.WebhookTimeout),
+		slog.Int("scim_max_inflight", c.SCIMMaxInFlight),
+		slog.Float64("scim_rate", c.SCIMRate),
+		slog.Int("lookup_max_inflight", c.LookupMaxInFlight),
+		slog.Float64("lookup_rate", c.LookupRate),
+		slog.Duration("limit_wait", c.LimitWait),
 	)
 }
 

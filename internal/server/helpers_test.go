@@ -64,6 +64,8 @@ type testOptions struct {
 	presenceInterval, streamHeartbeat, writeTimeout time.Duration
 	// webhookConfig adjusts the webhook service, see Main.
 	webhookConfig func(*webhook.Config)
+	// limitNow is the clock of the per-directory rates, see Main.
+	limitNow func() time.Time
 }
 
 func testConfig(t *testing.T) Config {
@@ -110,6 +112,7 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 		leaseTTL:         opts.leaseTTL,
 		clock:            opts.clock,
 		webhookConfig:    opts.webhookConfig,
+		limitNow:         opts.limitNow,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

@@ -132,6 +132,7 @@ func newLookupBench(b *testing.B) *lookupBench {
 	cfg := Config{Addr: "127.0.0.1:0", DB: db, PublicURL: "http://localhost", AdminToken: testAdminToken,
 		MaxBodyBytes: 1 << 20, LogLevel: slog.LevelInfo, LogFormat: "json", ShutdownTimeout: 5 * time.Second,
 		SyncLogRetention: 720 * time.Hour}
+	applyBenchLimits(&cfg)
 	m := &Main{Config: cfg, Logger: newLogger(io.Discard, cfg.LogLevel, cfg.LogFormat), Stdout: io.Discard}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {

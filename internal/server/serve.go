@@ -61,6 +61,8 @@ type Main struct {
 	// webhookConfig, when set, adjusts the webhook service's settings
 	// (tests: short backoff and rescan).
 	webhookConfig func(*webhook.Config)
+	// limitNow, when set, is the clock of the per-directory rates (tests).
+	limitNow func() time.Time
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -138,12 +140,18 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.webhooks, err = webhook.New(wcfg); err != nil {
 		return fmt.Errorf("start webhooks: %w", err)
 	}
+	limitNow := time.Now
+	if m.limitNow != nil {
+		limitNow = m.limitNow
+	}
+	lim := newLimiters(m.Config, mtr.registerer(), limitNow)
 	lookup := api.NewLookup(api.LookupConfig{
 		Store:          db,
 		Logger:         log,
 		AdminTokenHash: adminHash,
 		Presence:       svc,
 		Heartbeat:      m.streamHeartbeat,
+		Limiter:        lim.lookup,
 	})
 
 	admin := api.NewAdmin(api.AdminConfig{
@@ -166,6 +174,7 @@ func (m *Main) Open(ctx context.Context) error {
 			PublicURL:    m.Config.PublicURL,
 			Logger:       log,
 			MaxBodyBytes: m.Config.MaxBodyBytes,
+			Limiter:      lim.scim,
 		}),
 		Admin:  admin,
 		Lookup: lookup,
