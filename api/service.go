@@ -153,14 +153,27 @@ func (a *Admin) DeleteDirectory(ctx context.Context, id string) (bool, error) {
 	go func() { done <- a.cfg.Store.DeleteDirectory(actx, id) }()
 	timer := time.NewTimer(a.cfg.DeleteWait)
 	defer timer.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			return false, storeProblem(err, "directory not found")
+	var hidden <-chan time.Time // after DeleteWait: ticks until the directory is gone
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return false, storeProblem(err, "directory not found")
+			}
+			a.log.InfoContext(ctx, "directory deleted", "directory_id", id)
+			return true, nil
+		case <-timer.C:
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
+			hidden = t.C
+			continue
+		case <-hidden:
 		}
-		a.log.InfoContext(ctx, "directory deleted", "directory_id", id)
-		return true, nil
-	case <-timer.C:
+		// The answer says the directory is gone: it must be, to every
+		// reader, before the purge goes on in the background.
+		if _, err := a.cfg.Store.GetDirectory(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			continue
+		}
 		go func() {
 			if err := <-done; err != nil {
 				// A shutdown, most often: the purge resumes at the next start.

@@ -105,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 	fs.Float64Var(&o.updateShare, "update-share", 0.1, "share of users updated by PATCH, 0 to 1")
 	fs.IntVar(&o.reads, "reads", auto, "GET /Users/{id} requests, and as many filtered GETs (default users/2, at most 50,000)")
 	fs.IntVar(&o.lookups, "lookups", 20000, "caller-ID lookups")
-	fs.Float64Var(&o.lookupRate, "lookup-rate", 0, "after the saturated caller-ID phase, as many lookups paced at this many a second (0: none), for latency without queueing")
+	fs.Float64Var(&o.lookupRate, "lookup-pace", 0, "after the saturated caller-ID phase, as many lookups paced at this many a second (0: none), for latency without queueing")
 	fs.IntVar(&o.searches, "searches", 20000, "searches, split between name, email and digit searches")
 	fs.DurationVar(&o.duration, "duration", 0, "time limit of each read, lookup and search phase (0: none, run the counts)")
 	fs.IntVar(&o.concurrency, "c", 8, "concurrent requests")
@@ -210,7 +210,7 @@ func parseFlags(args []string, stderr io.Writer) (options, *flag.FlagSet, error)
 		add("-users must be at least 1")
 	}
 	if o.members < 0 || o.groups < auto || o.reads < auto || o.lookups < 0 || o.searches < 0 || o.lookupRate < 0 {
-		add("-groups, -members, -reads, -lookups, -lookup-rate and -searches must not be negative")
+		add("-groups, -members, -reads, -lookups, -lookup-pace and -searches must not be negative")
 	}
 	if o.batch < 1 {
 		add("-batch must be at least 1")

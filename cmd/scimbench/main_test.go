@@ -26,7 +26,7 @@ func TestRunInProcess(t *testing.T) {
 	db := filepath.Join(dir, "scimd.db")
 	var stdout, stderr bytes.Buffer
 	args := []string{"-users", "40", "-groups", "2", "-members", "20", "-batch", "5", "-c", "4",
-		"-reads", "20", "-lookups", "40", "-lookup-rate", "2000", "-searches", "30", "-update-share", "0.25",
+		"-reads", "20", "-lookups", "40", "-lookup-pace", "2000", "-searches", "30", "-update-share", "0.25",
 		"-ceiling-time", "100ms", "-quiet", "-db", db, "-json", jsonPath,
 		"-cpuprofile", filepath.Join(dir, "cpu.pprof")}
 	if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
@@ -152,9 +152,9 @@ func TestParseFlags(t *testing.T) {
 	if s := sizesFor(o, 50); s.Members != 50 || s.Groups != 0 || s.Reads != 25 {
 		t.Errorf("small sizes %+v", s)
 	}
-	_, _, err = parseFlags([]string{"-c", "0", "-batch", "0", "-update-share", "2", "-server-log", "xml", "-lookup-rate", "-1",
+	_, _, err = parseFlags([]string{"-c", "0", "-batch", "0", "-update-share", "2", "-server-log", "xml", "-lookup-pace", "-1",
 		"-cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.pprof")}, &bytes.Buffer{})
-	for _, want := range []string{"-c", "-batch", "-update-share", "-server-log", "-cpuprofile", "-lookup-rate"} {
+	for _, want := range []string{"-c", "-batch", "-update-share", "-server-log", "-cpuprofile", "-lookup-pace"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}
