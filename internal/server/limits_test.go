@@ -85,7 +85,7 @@ func TestSCIMInFlightLimitPerDirectory(t *testing.T) {
 	// A create that arrives while a probe below holds a slot waits for
 	// it (LimitWait) instead of being refused; a probe that finds both
 	// slots held waits as long, then is refused.
-	opts := testOptions{config: func(c *Config) { c.SCIMMaxInFlight, c.LimitWait = 2, 500 * time.Millisecond }}
+	opts := testOptions{config: func(c *Config) { c.SCIMMaxInFlight, c.LimitWait = 2, 500*time.Millisecond }}
 	onBothBackends(t, opts, func(t *testing.T, s *testServer) {
 		a, b := s.newDirectory("A"), s.newDirectory("B")
 		if !s.metric(`scimd_limit_refusals_total{api="scim",limit="inflight"} 0`) {
