@@ -53,6 +53,10 @@ type AdminConfig struct {
 	// purge its data before answering 202 (default 20 s): a directory of a
 	// million users takes minutes, longer than the server's write timeout.
 	DeleteWait time.Duration
+	// RulesChanged, when set, is told of a directory whose rules changed
+	// its contacts (after the change committed): the reapply runner's
+	// Kick.
+	RulesChanged func(directoryID string)
 }
 
 // Admin serves the administrators' API under /admin/v1.

@@ -13,7 +13,8 @@ import (
 
 // getMapping answers the directory's mapping rules document. It goes
 // through Parse and Marshal so that a directory without stored rules shows
-// the defaults, and every answer has the same canonical form.
+// the defaults, and every answer has the same canonical form; "reapply"
+// follows, the progress of the rules' re-application to stored contacts.
 func (a *Admin) getMapping(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
@@ -32,12 +33,19 @@ func (a *Admin) getMapping(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
-	writeJSONBytes(w, http.StatusOK, rules.Marshal())
+	progress, err := a.reapplyOf(r.Context(), d)
+	if err != nil {
+		a.storeError(w, r, "get mapping", err)
+		return
+	}
+	writeJSONBytes(w, http.StatusOK, rulesAnswer(rules.Marshal(), progress))
 }
 
 // putMapping replaces the directory's mapping rules with a valid document,
 // stored in canonical form. The rules apply to writes from the next SCIM
-// request on; stored contacts are not rewritten.
+// request on; a change of what contacts are derived (anything but
+// visibility) moves the directory's rules version and starts the job that
+// rebuilds the stored contacts under the new rules (package reapply).
 func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
@@ -51,7 +59,7 @@ func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "malformed_json", "request body must be a JSON object (the mapping rules document)")
 		return
 	}
-	rules, err := mapping.Parse(doc)
+	rules, err := mapping.Parse(withoutReapply(doc))
 	if err != nil {
 		problems := problemList(err)
 		WriteJSON(w, http.StatusBadRequest, errorBody{Error: errorDetail{
@@ -63,8 +71,12 @@ func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 	}
 	canonical := rules.Marshal()
 	ctx, audit := store.Audited(r.Context(), store.AuditMappingReplaced, nil)
-	_, err = a.cfg.Store.UpdateDirectory(ctx, id, func(d store.Directory) (store.Directory, error) {
+	var reapply bool
+	d, err := a.cfg.Store.UpdateDirectory(ctx, id, func(d store.Directory) (store.Directory, error) {
 		audit.SetDetails(map[string]any{"changed": changedRules(d.Mapping, canonical), "rules": json.RawMessage(canonical)})
+		if reapply = changesContacts(d.Mapping, rules); reapply {
+			d.RulesVersion++
+		}
 		d.Mapping = canonical
 		return d, nil
 	})
@@ -72,8 +84,22 @@ func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, "replace mapping", err)
 		return
 	}
-	a.log.InfoContext(r.Context(), "mapping rules replaced", "directory_id", id)
-	writeJSONBytes(w, http.StatusOK, canonical)
+	a.log.InfoContext(r.Context(), "mapping rules replaced", "directory_id", id, "reapply", reapply)
+	if reapply {
+		// The runner would start the job by itself; starting it here makes
+		// the answer show it.
+		if _, err := a.cfg.Store.StartReapply(r.Context(), id); err != nil {
+			a.log.WarnContext(r.Context(), "starting the rules' re-application failed; the runner retries", "directory_id", id, "err", err)
+		}
+		if a.cfg.RulesChanged != nil {
+			a.cfg.RulesChanged(id)
+		}
+	}
+	progress, err := a.reapplyOf(r.Context(), d)
+	if err != nil {
+		a.log.WarnContext(r.Context(), "reading the rules' re-application failed", "directory_id", id, "err", err)
+	}
+	writeJSONBytes(w, http.StatusOK, rulesAnswer(canonical, progress))
 }
 
 // changedRules lists the top-level keys of the rules document whose

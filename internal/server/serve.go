@@ -18,6 +18,7 @@ import (
 
 	"github.com/scimd/scimd/api"
 	"github.com/scimd/scimd/presence"
+	"github.com/scimd/scimd/reapply"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 )
@@ -37,6 +38,7 @@ type Main struct {
 	ln        net.Listener
 	server    *http.Server
 	presence  *presence.Service
+	reapply   *reapply.Runner
 	closeOnce sync.Once
 
 	// extraRoutes is a test hook, see handlerDeps.
@@ -52,6 +54,9 @@ type Main struct {
 	syncLogPruned func(deleted int64, err error)
 	// leaseTTL, when set, is the presence pollers' lease (tests).
 	leaseTTL time.Duration
+	// reapplyTuning, when set, changes the reapply runner's batch size,
+	// interval and settle time (tests).
+	reapplyTuning func(*reapply.Config)
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -104,6 +109,12 @@ func (m *Main) Open(ctx context.Context) error {
 		log.Warn("Microsoft accepts an admin-consent redirect URI only over https (or http://localhost): the consent flow will fail with this SCIMD_PUBLIC_URL",
 			"redirect_uri", m.Config.PublicURL+presence.ConsentCallbackPath)
 	}
+	owner, _ := store.NewToken("")
+	rc := reapply.Config{Store: db, Shared: m.shared, Owner: owner, Settle: reapply.DefaultSettle, Logger: log}
+	if m.reapplyTuning != nil {
+		m.reapplyTuning(&rc)
+	}
+	m.reapply = reapply.New(rc)
 	lookup := api.NewLookup(api.LookupConfig{
 		Store:          db,
 		Logger:         log,
@@ -128,6 +139,7 @@ func (m *Main) Open(ctx context.Context) error {
 			Logger:         log,
 			MaxBodyBytes:   m.Config.MaxBodyBytes,
 			Presence:       svc,
+			RulesChanged:   func(string) { m.reapply.Kick() },
 		}),
 		Lookup:      lookup,
 		Metrics:     mtr,
@@ -201,6 +213,7 @@ func (m *Main) Run(ctx context.Context) error {
 		pruned:    m.syncLogPruned,
 	}
 	g.Go(func() error { return pruner.run(gctx) })
+	g.Go(func() error { return m.reapply.Run(gctx) })
 	g.Go(func() error {
 		// Directory deletes that a shutdown cut short (DeleteDirectory).
 		n, err := m.db.ResumeDeletes(gctx)

@@ -109,9 +109,9 @@ type importer struct {
 
 func (im importer) directory(ctx context.Context, in DirectoryImport) error {
 	d := in.Directory
-	_, err := im.tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := im.tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		d.ID, d.Name, d.SCIMTokenHash, d.PreviousTokenHash, nullTime(d.PreviousTokenExpires), nullText(d.Mapping),
-		d.Created, d.Updated)
+		d.Created, d.Updated, d.RulesVersion)
 	if isUnique(err) {
 		return fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 	}
@@ -131,7 +131,8 @@ func (im importer) apiKeys(ctx context.Context, in DirectoryImport) error {
 
 var (
 	importUserColumns = []string{"directory_id", "id", "external_id", "user_name", "display_name", "active",
-		"doc", "contact", "version", "created", "last_modified", "sort_name", "email_domain", "login_domain"}
+		"doc", "contact", "version", "created", "last_modified", "sort_name", "email_domain", "login_domain",
+		"rules_version", "refused"}
 	importWordColumns  = []string{"directory_id", "word", "sort_name", "user_id"}
 	importPhoneColumns = []string{"directory_id", "user_id", "e164", "type", "sort_name"}
 )
@@ -150,7 +151,7 @@ func (im importer) users(ctx context.Context, in DirectoryImport) error {
 			}
 			users = append(users, []any{im.dir, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active,
 				row.doc, row.contact, u.Version, u.Created, u.LastModified,
-				row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain})
+				row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain, u.RulesVersion, u.Refused})
 			for _, w := range row.keys.Words {
 				words = append(words, []any{im.dir, w, row.keys.SortName, u.ID})
 			}
