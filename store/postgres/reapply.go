@@ -151,15 +151,15 @@ func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []
 			switch {
 			case rc.Refusal != "":
 				b.Queue(`UPDATE users SET rules_version = $1, refused = $5`+where,
-					job.RulesVersion, u.DirectoryID, u.ID, u.Version, rc.Refusal)
+					job.RulesVersion, job.DirectoryID, u.ID, u.Version, rc.Refusal)
 			case rc.Changed:
 				k := rows[i].keys
 				b.Queue(`UPDATE users SET rules_version = $1, refused = '', contact = $5,
 					sort_name = $6, email_domain = $7, login_domain = $8`+where,
-					job.RulesVersion, u.DirectoryID, u.ID, u.Version, rows[i].contact, k.SortName, k.EmailDomain, k.LoginDomain)
+					job.RulesVersion, job.DirectoryID, u.ID, u.Version, rows[i].contact, k.SortName, k.EmailDomain, k.LoginDomain)
 			default:
 				b.Queue(`UPDATE users SET rules_version = $1, refused = ''`+where,
-					job.RulesVersion, u.DirectoryID, u.ID, u.Version)
+					job.RulesVersion, job.DirectoryID, u.ID, u.Version)
 			}
 		}
 		written := make([]bool, len(rebuilt))
@@ -187,7 +187,7 @@ func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []
 			switch {
 			case rc.Refusal != "":
 				stored.Failed++
-				queueEvent(b, tx.now, u.DirectoryID, store.SyncEvent{Operation: store.SyncReapply, ResourceType: "User",
+				queueEvent(b, tx.now, job.DirectoryID, store.SyncEvent{Operation: store.SyncReapply, ResourceType: "User",
 					ResourceID: u.ID, Identity: u.UserName, Failed: true, Result: rc.Refusal})
 			case rc.Changed:
 				old := store.KeysOf(u)

@@ -170,16 +170,16 @@ func rebuildContact(ctx context.Context, tx *tx, job store.Reapply, rc store.Reb
 	switch {
 	case rc.Refusal != "":
 		res, err = tx.ExecContext(ctx, `UPDATE users SET rules_version = ?, refused = ?`+where,
-			job.RulesVersion, rc.Refusal, u.DirectoryID, u.ID, u.Version, job.RulesVersion)
+			job.RulesVersion, rc.Refusal, job.DirectoryID, u.ID, u.Version, job.RulesVersion)
 	case rc.Changed:
 		lr := row.lookup
 		res, err = tx.ExecContext(ctx, `UPDATE users SET rules_version = ?, refused = '', contact = ?,
 			sort_name = ?, email_domain = ?, login_domain = ?`+where,
 			job.RulesVersion, row.contact, lr.sortName, lr.emailDomain, lr.loginDomain,
-			u.DirectoryID, u.ID, u.Version, job.RulesVersion)
+			job.DirectoryID, u.ID, u.Version, job.RulesVersion)
 	default:
 		res, err = tx.ExecContext(ctx, `UPDATE users SET rules_version = ?, refused = ''`+where,
-			job.RulesVersion, u.DirectoryID, u.ID, u.Version, job.RulesVersion)
+			job.RulesVersion, job.DirectoryID, u.ID, u.Version, job.RulesVersion)
 	}
 	if err != nil {
 		return false, wrap("rebuild contact", err)
@@ -189,7 +189,7 @@ func rebuildContact(ctx context.Context, tx *tx, job store.Reapply, rc store.Reb
 	}
 	switch {
 	case rc.Refusal != "":
-		return true, insertEvent(ctx, tx, u.DirectoryID, store.SyncEvent{Operation: store.SyncReapply, ResourceType: "User",
+		return true, insertEvent(ctx, tx, job.DirectoryID, store.SyncEvent{Operation: store.SyncReapply, ResourceType: "User",
 			ResourceID: u.ID, Identity: u.UserName, Failed: true, Result: rc.Refusal})
 	case rc.Changed:
 		nu := u

@@ -84,6 +84,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Presence/Links", testPresenceLinks},
 		{"Presence/Data", testPresenceData},
 	}
+	tests = append(tests, reapplyTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
 	}
