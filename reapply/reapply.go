@@ -62,6 +62,8 @@ type Config struct {
 	Settle time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Batched, when set, is called after each batch written (tests).
+	Batched func(job store.Reapply)
 }
 
 // Runner runs the reapply jobs of every directory.
@@ -199,7 +201,10 @@ func (r *Runner) step(ctx context.Context, job store.Reapply) (bool, error) {
 		rebuilt[i] = Rebuild(rules, u)
 	}
 	job.After = users[len(users)-1].ID
-	_, err = st.RebuildContacts(ctx, job, rebuilt, false)
+	job, err = st.RebuildContacts(ctx, job, rebuilt, false)
+	if err == nil && r.cfg.Batched != nil {
+		r.cfg.Batched(job)
+	}
 	return true, ignoreReplaced(err)
 }
 

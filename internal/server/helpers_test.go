@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/scimd/scimd/reapply"
 )
 
 const testAdminToken = "test-admin-token-0123456789"
@@ -58,6 +60,8 @@ type testOptions struct {
 	leaseTTL time.Duration
 	// Presence test hooks, see Main.
 	presenceInterval, streamHeartbeat, writeTimeout time.Duration
+	// reapply tunes the reapply runner, see Main.
+	reapply func(*reapply.Config)
 }
 
 func testConfig(t *testing.T) Config {
@@ -102,6 +106,7 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 		streamHeartbeat:  opts.streamHeartbeat,
 		writeTimeout:     opts.writeTimeout,
 		leaseTTL:         opts.leaseTTL,
+		reapplyTuning:    opts.reapply,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
