@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -118,21 +119,30 @@ func (db *DB) ReapplyUsers(ctx context.Context, directoryID string, rulesVersion
 	return us, wrap("reapply users", rows.Err())
 }
 
-// RebuildContacts writes a batch of a reapply job in one transaction and
-// two round trips: the users' updates, each conditional on the version it
-// was read at (the update waits for a concurrent write's row lock, then
-// finds the new version and skips), then the lookup keys and sync events
-// of the users written, with the job's progress.
+// RebuildContacts writes a batch of a reapply job in one transaction, in
+// a few set-based statements whatever the batch's size (one statement a
+// user cost five times as much): one update of the users still at the
+// version they were read at (it waits for a concurrent write's row lock,
+// then finds the new version and skips the user), then the lookup keys
+// of the contacts whose keys changed, the refusals' sync events and the
+// job's progress.
 func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []store.RebuiltContact, finish bool) (store.Reapply, error) {
-	rows := make([]userRow, len(rebuilt))
+	n := len(rebuilt)
+	ids, refusals, contacts := make([]string, n), make([]string, n), make([]string, n)
+	sorts, emails, logins := make([]string, n), make([]string, n), make([]string, n)
+	versions, changed := make([]int64, n), make([]bool, n)
+	keys := make([]store.ContactKeys, n)
 	for i, rc := range rebuilt {
-		if rc.Changed && rc.Refusal == "" {
+		ids[i], versions[i], refusals[i] = rc.User.ID, rc.User.Version, rc.Refusal
+		if changed[i] = rc.Changed && rc.Refusal == ""; changed[i] {
 			u := rc.User
 			u.Contact = rc.Contact
-			var err error
-			if rows[i], err = encodeUser(u); err != nil {
+			row, err := encodeUser(u)
+			if err != nil {
 				return store.Reapply{}, err
 			}
+			keys[i], contacts[i] = row.keys, row.contact
+			sorts[i], emails[i], logins[i] = row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain
 		}
 	}
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Reapply, error) {
@@ -144,56 +154,38 @@ func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []
 			return store.Reapply{}, fmt.Errorf("%w: the reapply job of rules version %d was replaced by version %d's",
 				store.ErrPrecondition, job.RulesVersion, stored.RulesVersion)
 		}
-		b := &pgx.Batch{}
-		const where = ` WHERE directory_id = $2 AND id = $3 AND version = $4 AND rules_version < $1`
-		for i, rc := range rebuilt {
-			u := rc.User
-			switch {
-			case rc.Refusal != "":
-				b.Queue(`UPDATE users SET rules_version = $1, refused = $5`+where,
-					job.RulesVersion, job.DirectoryID, u.ID, u.Version, rc.Refusal)
-			case rc.Changed:
-				k := rows[i].keys
-				b.Queue(`UPDATE users SET rules_version = $1, refused = '', contact = $5,
-					sort_name = $6, email_domain = $7, login_domain = $8`+where,
-					job.RulesVersion, job.DirectoryID, u.ID, u.Version, rows[i].contact, k.SortName, k.EmailDomain, k.LoginDomain)
-			default:
-				b.Queue(`UPDATE users SET rules_version = $1, refused = ''`+where,
-					job.RulesVersion, job.DirectoryID, u.ID, u.Version)
-			}
-		}
-		written := make([]bool, len(rebuilt))
-		if len(rebuilt) > 0 {
-			br := tx.SendBatch(ctx, b)
-			for i := range rebuilt {
-				tag, err := br.Exec()
-				if err != nil {
-					br.Close()
-					return store.Reapply{}, wrap("rebuild contacts", err)
-				}
-				written[i] = tag.RowsAffected() == 1 // else written since it was read: skipped
-			}
-			if err := br.Close(); err != nil {
+		written := map[string]bool{}
+		if n > 0 {
+			rows, err := tx.Query(ctx, rebuildUsers, job.DirectoryID, job.RulesVersion,
+				ids, versions, refusals, changed, contacts, sorts, emails, logins)
+			if err != nil {
 				return store.Reapply{}, wrap("rebuild contacts", err)
 			}
+			ws, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return store.Reapply{}, wrap("rebuild contacts", err)
+			}
+			for _, id := range ws {
+				written[id] = true
+			}
 		}
-		b = &pgx.Batch{}
+		b := &pgx.Batch{}
+		var kw keyRows
 		for i, rc := range rebuilt {
-			if !written[i] {
-				continue
+			if !written[rc.User.ID] {
+				continue // written since it was read: skipped
 			}
 			stored.Done++
-			u := rc.User
-			switch {
+			switch u := rc.User; {
 			case rc.Refusal != "":
 				stored.Failed++
 				queueEvent(b, tx.now, job.DirectoryID, store.SyncEvent{Operation: store.SyncReapply, ResourceType: "User",
 					ResourceID: u.ID, Identity: u.UserName, Failed: true, Result: rc.Refusal})
-			case rc.Changed:
-				old := store.KeysOf(u)
-				queueKeys(b, u, &old, rows[i].keys)
+			case changed[i]:
+				kw.add(u.ID, store.KeysOf(u), keys[i])
 			}
 		}
+		kw.queue(b, job.DirectoryID)
 		stored.After = job.After
 		if finish {
 			stored.Finished = tx.now
@@ -202,4 +194,63 @@ func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []
 			stored.After, stored.Done, stored.Failed, nullTime(stored.Finished), job.DirectoryID)
 		return stored, wrap("rebuild contacts", execBatch(ctx, tx, b))
 	})
+}
+
+// rebuildUsers updates a batch of users from arrays, one element a user,
+// and returns the ids of those it updated.
+const rebuildUsers = `UPDATE users AS u SET rules_version = $2, refused = n.refused,
+		contact = CASE WHEN n.changed THEN n.contact ELSE u.contact END,
+		sort_name = CASE WHEN n.changed THEN n.sort_name ELSE u.sort_name END,
+		email_domain = CASE WHEN n.changed THEN n.email_domain ELSE u.email_domain END,
+		login_domain = CASE WHEN n.changed THEN n.login_domain ELSE u.login_domain END
+	FROM unnest($3::text[], $4::bigint[], $5::text[], $6::boolean[], $7::text[], $8::text[], $9::text[], $10::text[])
+		AS n(id, version, refused, changed, contact, sort_name, email_domain, login_domain)
+	WHERE u.directory_id = $1 AND u.id = n.id AND u.version = n.version AND u.rules_version < $2
+	RETURNING u.id`
+
+// keyRows collects the lookup keys of a batch's rebuilt contacts whose
+// words or phones changed: their rows are replaced, a table per statement.
+type keyRows struct {
+	wordUsers, phoneUsers              []string
+	words, wordSorts, wordIDs          []string
+	e164s, types, phoneSorts, phoneIDs []string
+}
+
+func (k *keyRows) add(id string, old, cur store.ContactKeys) {
+	if old.SortName != cur.SortName || !slices.Equal(old.Words, cur.Words) {
+		k.wordUsers = append(k.wordUsers, id)
+		for _, w := range cur.Words {
+			k.words, k.wordSorts, k.wordIDs = append(k.words, w), append(k.wordSorts, cur.SortName), append(k.wordIDs, id)
+		}
+	}
+	if old.SortName != cur.SortName || !slices.Equal(old.Phones, cur.Phones) {
+		k.phoneUsers = append(k.phoneUsers, id)
+		for _, p := range cur.Phones {
+			k.e164s, k.types = append(k.e164s, p.E164), append(k.types, p.Type)
+			k.phoneSorts, k.phoneIDs = append(k.phoneSorts, cur.SortName), append(k.phoneIDs, id)
+		}
+	}
+}
+
+func (k *keyRows) queue(b *pgx.Batch, dir string) {
+	if len(k.wordUsers) > 0 {
+		b.Queue(`DELETE FROM user_words WHERE directory_id = $1 AND user_id = ANY ($2::text[])`, dir, k.wordUsers)
+		b.Queue(`INSERT INTO user_words (directory_id, word, sort_name, user_id)
+			SELECT $1, w, s, u FROM unnest($2::text[], $3::text[], $4::text[]) AS n(w, s, u)`,
+			dir, nonNil(k.words), nonNil(k.wordSorts), nonNil(k.wordIDs))
+	}
+	if len(k.phoneUsers) > 0 {
+		b.Queue(`DELETE FROM user_phones WHERE directory_id = $1 AND user_id = ANY ($2::text[])`, dir, k.phoneUsers)
+		b.Queue(`INSERT INTO user_phones (directory_id, user_id, e164, type, sort_name)
+			SELECT $1, u, e, t, s FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS n(u, e, t, s)`,
+			dir, nonNil(k.phoneIDs), nonNil(k.e164s), nonNil(k.types), nonNil(k.phoneSorts))
+	}
+}
+
+// nonNil binds an empty list as an empty array, not NULL.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
