@@ -212,6 +212,7 @@ const rebuildUsers = `UPDATE users AS u SET rules_version = $2, refused = n.refu
 // words or phones changed: their rows are replaced, a table per statement.
 type keyRows struct {
 	wordUsers, phoneUsers              []string
+	sortUsers, sorts                   []string // phones kept, in a new order
 	words, wordSorts, wordIDs          []string
 	e164s, types, phoneSorts, phoneIDs []string
 }
@@ -223,7 +224,12 @@ func (k *keyRows) add(id string, old, cur store.ContactKeys) {
 			k.words, k.wordSorts, k.wordIDs = append(k.words, w), append(k.wordSorts, cur.SortName), append(k.wordIDs, id)
 		}
 	}
-	if old.SortName != cur.SortName || !slices.Equal(old.Phones, cur.Phones) {
+	switch {
+	case slices.Equal(old.Phones, cur.Phones) && old.SortName != cur.SortName:
+		// Only the order moves: an update of a column no index holds,
+		// which leaves the trigram index alone.
+		k.sortUsers, k.sorts = append(k.sortUsers, id), append(k.sorts, cur.SortName)
+	case !slices.Equal(old.Phones, cur.Phones):
 		k.phoneUsers = append(k.phoneUsers, id)
 		for _, p := range cur.Phones {
 			k.e164s, k.types = append(k.e164s, p.E164), append(k.types, p.Type)
@@ -238,6 +244,10 @@ func (k *keyRows) queue(b *pgx.Batch, dir string) {
 		b.Queue(`INSERT INTO user_words (directory_id, word, sort_name, user_id)
 			SELECT $1, w, s, u FROM unnest($2::text[], $3::text[], $4::text[]) AS n(w, s, u)`,
 			dir, nonNil(k.words), nonNil(k.wordSorts), nonNil(k.wordIDs))
+	}
+	if len(k.sortUsers) > 0 {
+		b.Queue(`UPDATE user_phones AS p SET sort_name = n.s FROM unnest($2::text[], $3::text[]) AS n(u, s)
+			WHERE p.directory_id = $1 AND p.user_id = n.u`, dir, k.sortUsers, k.sorts)
 	}
 	if len(k.phoneUsers) > 0 {
 		b.Queue(`DELETE FROM user_phones WHERE directory_id = $1 AND user_id = ANY ($2::text[])`, dir, k.phoneUsers)

@@ -16,6 +16,7 @@ var reapplyTests = []struct {
 	{"Reapply/SkipsConcurrentWrite", testReapplySkipsConcurrentWrite},
 	{"Reapply/Replaced", testReapplyReplaced},
 	{"Reapply/Isolation", testReapplyIsolation},
+	{"Reapply/NewOrder", testReapplyNewOrder},
 }
 
 // bumpRules moves the directory's rules version, as a PUT of rules that
@@ -285,5 +286,48 @@ func testReapplyIsolation(t *testing.T, s store.Store) {
 	}
 	if _, err := s.StartReapply(ctx, "missing-directory"); err == nil {
 		t.Error("StartReapply(missing directory) succeeded")
+	}
+}
+
+// A rebuilt display name moves the contact in every order and search,
+// its numbers unchanged.
+func testReapplyNewOrder(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	d := createDirectory(t, s)
+	zed := createContact(t, s, d.ID, "zed@example.com", contact("Zed Zulu", "zed@example.com", "+14155550111"))
+	amy := createContact(t, s, d.ID, "amy@example.com", contact("Amy Alpha", "amy@example.com", "+14155550112"))
+	bumpRules(t, s, d.ID)
+	job, err := s.StartReapply(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := reapplyUsers(t, s, job, "", 10)
+	renamed := contact("Aaron Young", "zed@example.com", "+14155550111")
+	job.After = users[len(users)-1].ID
+	rebuilt := make([]store.RebuiltContact, len(users))
+	for i, u := range users {
+		rebuilt[i] = store.RebuiltContact{User: u, Contact: u.Contact}
+		if u.ID == zed.ID {
+			rebuilt[i].Contact, rebuilt[i].Changed = renamed, true
+		}
+	}
+	if _, err := s.RebuildContacts(ctx, job, rebuilt, false); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{zed.ID, amy.ID} // Aaron before Amy
+	for _, q := range []store.ContactQuery{{Digits: "4155550", Limit: 10}, {Limit: 10}} {
+		recs, _, err := s.SearchContacts(ctx, d.ID, q)
+		if got := recordIDs(recs); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("SearchContacts(%+v): %v, %v; want %v", q, got, err, want)
+		}
+	}
+	if recs, _, err := s.SearchContacts(ctx, d.ID, store.ContactQuery{Text: "aaron", Limit: 10}); err != nil || len(recs) != 1 || recs[0].ID != zed.ID {
+		t.Errorf("SearchContacts(aaron): %v, %v", recordIDs(recs), err)
+	}
+	if recs, _, err := s.SearchContacts(ctx, d.ID, store.ContactQuery{Text: "zulu", Limit: 10}); err != nil || len(recs) != 0 {
+		t.Errorf("SearchContacts(zulu): %v, %v; want none", recordIDs(recs), err)
+	}
+	if recs, err := s.LookupPhone(ctx, d.ID, "+14155550111", store.Visibility{}); err != nil || len(recs) != 1 || recs[0].Contact.DisplayName != "Aaron Young" {
+		t.Errorf("LookupPhone: %+v, %v", recs, err)
 	}
 }
