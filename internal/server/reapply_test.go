@@ -353,3 +353,37 @@ func TestReapplyResumesAfterRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestReapplyOnceAcrossReplicas: with two replicas on one database, a
+// rules change put through either is re-applied by one of them.
+func TestReapplyOnceAcrossReplicas(t *testing.T) {
+	var batches [2]atomic.Int64
+	servers := make([]*testServer, 2)
+	url := pgtest.URL(t)
+	for i := range servers {
+		servers[i] = startServer(t, testOptions{databaseURL: url, reapply: func(c *reapply.Config) {
+			fastReapply(4)(c)
+			c.Batched = func(store.Reapply) { batches[i].Add(1) }
+		}})
+	}
+	a, b := servers[0], servers[1]
+	d := a.newDirectory("A")
+	var ids []string
+	for i := range 40 {
+		ids = append(ids, a.createSCIMUser(d, agent(i, fmt.Sprintf("T%d", i), true)))
+	}
+	b.putRules(d, titleRules)
+	p := a.waitReapplied(d, 1)
+	if p.Done != 40 || p.Total != 40 {
+		t.Errorf("progress: %+v", p)
+	}
+	if n0, n1 := batches[0].Load(), batches[1].Load(); n0+n1 != 10 || n0 != 0 && n1 != 0 {
+		t.Errorf("batches per replica: %d and %d; want all 10 by one of them", n0, n1)
+	}
+	key := b.apiKey(d)
+	for i, id := range ids {
+		if c := b.contact(d, key, id); c.Department != fmt.Sprintf("T%d", i) {
+			t.Errorf("contact %d: %+v", i, c)
+		}
+	}
+}
