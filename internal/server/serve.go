@@ -182,8 +182,9 @@ func consentRedirectAllowed(publicURL string) bool {
 // Addr is the bound listen address (useful with port 0).
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
-// Run serves, polls Teams presence, prunes the sync log and finishes the
-// directory deletes a shutdown cut short until ctx ends, then stops
+// Run serves, polls Teams presence, prunes the sync log, re-applies
+// changed mapping rules to stored contacts and finishes the directory
+// deletes a shutdown cut short until ctx ends, then stops
 // accepting connections, lets in-flight requests finish within the
 // shutdown timeout, stops the presence poller, waits for the pruner and
 // closes the store. It returns nil after a clean shutdown.
