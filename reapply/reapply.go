@@ -26,6 +26,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/scimd/scimd/mapping"
 	"github.com/scimd/scimd/store"
 )
@@ -62,6 +64,8 @@ type Config struct {
 	Settle time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Registerer, when set, receives the runner's metrics.
+	Registerer prometheus.Registerer
 	// Batched, when set, is called after each batch written (tests).
 	Batched func(job store.Reapply)
 }
@@ -70,6 +74,7 @@ type Config struct {
 type Runner struct {
 	cfg    Config
 	log    *slog.Logger
+	mtr    *metrics
 	kick   chan struct{}
 	leased map[string]time.Time // directory id → when this process last took its lease
 }
@@ -88,7 +93,7 @@ func New(cfg Config) *Runner {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger.With("component", "reapply"), kick: make(chan struct{}, 1),
+	return &Runner{cfg: cfg, log: cfg.Logger.With("component", "reapply"), mtr: newMetrics(cfg.Registerer), kick: make(chan struct{}, 1),
 		leased: map[string]time.Time{}}
 }
 
@@ -191,6 +196,7 @@ func (r *Runner) step(ctx context.Context, job store.Reapply) (bool, error) {
 		}
 		job, err = st.RebuildContacts(ctx, job, nil, true)
 		if err == nil {
+			r.mtr.jobs.Inc()
 			r.log.InfoContext(ctx, "reapply: finished", "directory_id", job.DirectoryID, "rules_version", job.RulesVersion,
 				"done", job.Done, "failed", job.Failed, "duration", job.Finished.Sub(job.Started).Round(time.Millisecond))
 		}
@@ -200,12 +206,19 @@ func (r *Runner) step(ctx context.Context, job store.Reapply) (bool, error) {
 	for i, u := range users {
 		rebuilt[i] = Rebuild(rules, u)
 	}
+	before := job
 	job.After = users[len(users)-1].ID
 	job, err = st.RebuildContacts(ctx, job, rebuilt, false)
-	if err == nil && r.cfg.Batched != nil {
+	if err != nil {
+		return true, ignoreReplaced(err)
+	}
+	r.mtr.batches.Inc()
+	r.mtr.users.Add(float64(job.Done - before.Done))
+	r.mtr.refused.Add(float64(job.Failed - before.Failed))
+	if r.cfg.Batched != nil {
 		r.cfg.Batched(job)
 	}
-	return true, ignoreReplaced(err)
+	return true, nil
 }
 
 // ignoreReplaced drops the error of a batch whose job newer rules

@@ -161,6 +161,12 @@ func TestReapplyRebuildsContacts(t *testing.T) {
 		if p.Done != 5 || p.Total != 5 || p.Failed != 1 || p.StartedAt == nil || p.FinishedAt == nil {
 			t.Errorf("progress: %+v", p)
 		}
+		metrics := string(s.do(http.MethodGet, "/metrics", "", "").body)
+		for _, want := range []string{"scimd_reapply_users_total 5", "scimd_reapply_refused_total 1", "scimd_reapply_jobs_finished_total 1"} {
+			if !strings.Contains(metrics, want+"\n") {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
 		for i, id := range ids {
 			c := s.contact(a, keyA, id)
 			// The refused user (no work email) keeps the contact of the

@@ -110,7 +110,8 @@ func (m *Main) Open(ctx context.Context) error {
 			"redirect_uri", m.Config.PublicURL+presence.ConsentCallbackPath)
 	}
 	owner, _ := store.NewToken("")
-	rc := reapply.Config{Store: db, Shared: m.shared, Owner: owner, Settle: reapply.DefaultSettle, Logger: log}
+	rc := reapply.Config{Store: db, Shared: m.shared, Owner: owner, Settle: reapply.DefaultSettle, Logger: log,
+		Registerer: mtr.registerer()}
 	if m.reapplyTuning != nil {
 		m.reapplyTuning(&rc)
 	}
