@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -390,6 +391,51 @@ func TestReapplyOnceAcrossReplicas(t *testing.T) {
 	for i, id := range ids {
 		if c := b.contact(d, key, id); c.Department != fmt.Sprintf("T%d", i) {
 			t.Errorf("contact %d: %+v", i, c)
+		}
+	}
+}
+
+// TestReapplyCopied: scimd copy carries the rules versions, the refusal
+// marks and a job it cuts short, which resumes on PostgreSQL.
+func TestReapplyCopied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "scimd.db")
+	release := make(chan struct{})
+	s := startServer(t, testOptions{db: path, reapply: func(c *reapply.Config) {
+		fastReapply(2)(c)
+		c.Batched = func(store.Reapply) { <-release } // the first batch is the last here: the job is cut short
+	}})
+	t.Cleanup(func() { close(release) }) // before the server stops
+	d := s.newDirectory("A")
+	for i := range 5 {
+		s.createSCIMUser(d, agent(i, fmt.Sprintf("T%d", i), i != 0))
+	}
+	s.putRules(d, titleRules)
+	var cut store.Reapply
+	within(t, 10*time.Second, "the first batch", func() bool {
+		var err error
+		cut, err = s.main.db.GetReapply(t.Context(), d.ID)
+		return err == nil && cut.Done == 2
+	})
+	// The runner is stuck in its hook: copy what the database holds now.
+	url := pgtest.URL(t)
+	if _, stderr, code := runCopyCommand(t, nil, "-from", path, "-to", url); code != exitOK {
+		t.Fatalf("copy: exit %d: %s", code, stderr)
+	}
+	p := startServer(t, testOptions{databaseURL: url, reapply: fastReapply(2)})
+	done := p.waitReapplied(d, 1)
+	if done.Done != 5 || done.Failed != 1 || !done.StartedAt.Equal(cut.Started.Truncate(time.Microsecond)) {
+		t.Errorf("job on the copy: %+v; want the copied one (started %s) finished", done, cut.Started)
+	}
+	key := p.apiKey(d)
+	users, _, err := p.main.db.ListUsers(t.Context(), d.ID, store.Query{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		c := p.contact(d, key, u.ID)
+		refused := u.UserName == "agent0@contoso.com"
+		if u.RulesVersion != 1 || (u.Refused != "") != refused || (c.Department == "") != refused {
+			t.Errorf("%s on the copy: rules version %d, refused %q, contact %+v", u.UserName, u.RulesVersion, u.Refused, c)
 		}
 	}
 }

@@ -71,6 +71,9 @@ type DirectoryImport struct {
 	Events   iter.Seq2[store.SyncEvent, error]
 	Link     *store.PresenceLink // nil: presence never connected
 	Presence []store.Presence
+	// Reapply is the directory's last rules re-application, nil if none:
+	// a job the copy cuts short resumes on the copy.
+	Reapply *store.Reapply
 }
 
 // ImportedGroup is a group with the ids of its members.
@@ -87,7 +90,7 @@ func (db *DB) ImportDirectory(ctx context.Context, d DirectoryImport) error {
 	err := db.writeOnce(ctx, func(ctx context.Context, tx *tx) error {
 		im := importer{tx: tx, dir: d.Directory.ID}
 		steps := []func(context.Context, DirectoryImport) error{
-			im.directory, im.apiKeys, im.users, im.groups, im.events, im.link, im.presence, im.notify,
+			im.directory, im.apiKeys, im.users, im.groups, im.events, im.link, im.presence, im.reapply, im.notify,
 		}
 		for _, step := range steps {
 			if err := step(ctx, d); err != nil {
@@ -116,6 +119,16 @@ func (im importer) directory(ctx context.Context, in DirectoryImport) error {
 		return fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 	}
 	return wrap("import directory", err)
+}
+
+func (im importer) reapply(ctx context.Context, in DirectoryImport) error {
+	j := in.Reapply
+	if j == nil {
+		return nil
+	}
+	_, err := im.tx.Exec(ctx, `INSERT INTO reapply_jobs (`+reapplyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		im.dir, j.RulesVersion, j.After, j.Done, j.Failed, j.Total, j.Started, nullTime(j.Finished))
+	return wrap("import reapply job", err)
 }
 
 func (im importer) apiKeys(ctx context.Context, in DirectoryImport) error {
