@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,10 +24,11 @@ import (
 // a directory of -benchcontacts users (seedBenchDB; copied into
 // PostgreSQL with scimd copy for that backend), a change that rewrites
 // each contact: its title only, or its display name, and so its search
-// words and sort name, the dearest change (reapplyChanges), while
-// 4 clients send caller-ID lookups to the same directory, paced at
-// reapplyLookupRate a second; the same load runs first without the job.
-// It reports the job's duration and rate and the lookups' latency
+// words and sort name, the dearest change (reapplyChanges), while 4
+// clients send caller-ID lookups to the same directory, paced at
+// reapplyLookupRate a second, and one client PATCHes users of another
+// directory at reapplyPatchRate; the same loads run first without the
+// job. It reports the job's duration and rate and both loads' latency
 // without and with it. Run it once: -benchtime 1x.
 func BenchmarkReapply(b *testing.B) {
 	// A file of its own, at this binary's schema (scimd copy's source must
@@ -53,6 +55,7 @@ var reapplyChanges = []struct{ name, rules string }{
 const (
 	reapplyLookupRate    = 400 // caller-ID lookups a second, from reapplyLookupClients
 	reapplyLookupClients = 4
+	reapplyPatchRate     = 20 // SCIM PATCHes a second in another directory, from one client
 	reapplyBaseline      = 5 * time.Second
 )
 
@@ -92,11 +95,19 @@ func runReapplyBench(b *testing.B, src, backend, rules string) {
 	lb := &lookupBench{queries: map[string][]string{}}
 	lb.sample(b, m.db, d.ID)
 	t := target{base + "/api/v1/directories/" + d.ID, createBenchKey(b, base, d.ID)}
+	other := benchOtherDirectory(b, base)
 
-	before := pacedLookups(b, t, lb.phones, func(elapsed time.Duration) bool { return elapsed >= reapplyBaseline })
+	// The loads: caller-ID in the directory, SCIM PATCHes in another
+	// (they share SQLite's one writer, or PostgreSQL, with the job).
+	lookups := pacedLoad{clients: reapplyLookupClients, rate: reapplyLookupRate, do: func(c *http.Client, i int) error {
+		return get(c, t, "/lookup?phone="+url.QueryEscape(lb.phones[i%len(lb.phones)]))
+	}}
+	patches := pacedLoad{clients: 1, rate: reapplyPatchRate, do: func(c *http.Client, i int) error {
+		return other.patch(c, i)
+	}}
+	before := runLoads(b, func(elapsed time.Duration) bool { return elapsed >= reapplyBaseline }, &lookups, &patches)
 
-	req, _ := http.NewRequest(http.MethodPut, base+"/admin/v1/directories/"+d.ID+"/mapping",
-		strings.NewReader(rules))
+	req, _ := http.NewRequest(http.MethodPut, base+"/admin/v1/directories/"+d.ID+"/mapping", strings.NewReader(rules))
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -105,14 +116,14 @@ func runReapplyBench(b *testing.B, src, backend, rules string) {
 	resp.Body.Close()
 	start := time.Now()
 	var checked time.Time
-	during := pacedLookups(b, t, lb.phones, func(time.Duration) bool {
+	during := runLoads(b, func(time.Duration) bool {
 		if time.Since(checked) < 100*time.Millisecond {
 			return false
 		}
 		checked = time.Now()
 		job, err := m.db.GetReapply(ctx, d.ID)
 		return err == nil && !job.Finished.IsZero()
-	})
+	}, &lookups, &patches)
 	wall := time.Since(start)
 	job, err := m.db.GetReapply(ctx, d.ID)
 	if err != nil || job.Done != lb.contacts || job.Failed != 0 {
@@ -121,50 +132,127 @@ func runReapplyBench(b *testing.B, src, backend, rules string) {
 	took := job.Finished.Sub(job.Started)
 	b.ReportMetric(took.Seconds(), "reapply_s")
 	b.ReportMetric(float64(job.Done)/took.Seconds(), "users/s")
-	b.ReportMetric(pctMs(before, 0.50), "idle_p50_ms")
-	b.ReportMetric(pctMs(before, 0.99), "idle_p99_ms")
-	b.ReportMetric(pctMs(during, 0.50), "reapply_p50_ms")
-	b.ReportMetric(pctMs(during, 0.99), "reapply_p99_ms")
-	b.ReportMetric(pctMs(during, 1), "reapply_max_ms")
-	b.Logf("%s: %d contacts rebuilt in %s (wall %s); caller-ID p50/p99 %.2f/%.2f ms idle (%d lookups), %.2f/%.2f ms during (%d lookups)",
-		m.Config.storeName(), job.Done, took.Round(time.Millisecond), wall.Round(time.Millisecond),
-		pctMs(before, 0.5), pctMs(before, 0.99), len(before), pctMs(during, 0.5), pctMs(during, 0.99), len(during))
+	for i, phase := range []string{"idle", "reapply"} {
+		lat := [][][]time.Duration{before, during}[i]
+		b.ReportMetric(pctMs(lat[0], 0.50), phase+"_lookup_p50_ms")
+		b.ReportMetric(pctMs(lat[0], 0.99), phase+"_lookup_p99_ms")
+		b.ReportMetric(pctMs(lat[1], 0.50), phase+"_patch_p50_ms")
+		b.ReportMetric(pctMs(lat[1], 0.99), phase+"_patch_p99_ms")
+	}
+	b.Logf("%s: %d contacts rebuilt in %s (wall %s); caller-ID p50/p99/max %.2f/%.2f/%.2f ms idle (%d lookups), %.2f/%.2f/%.2f ms during (%d); "+
+		"other directory's PATCH p50/p99/max %.2f/%.2f/%.2f ms idle (%d), %.2f/%.2f/%.2f ms during (%d)",
+		backendName(m.Config), job.Done, took.Round(time.Millisecond), wall.Round(time.Millisecond),
+		pctMs(before[0], 0.5), pctMs(before[0], 0.99), pctMs(before[0], 1), len(before[0]),
+		pctMs(during[0], 0.5), pctMs(during[0], 0.99), pctMs(during[0], 1), len(during[0]),
+		pctMs(before[1], 0.5), pctMs(before[1], 0.99), pctMs(before[1], 1), len(before[1]),
+		pctMs(during[1], 0.5), pctMs(during[1], 0.99), pctMs(during[1], 1), len(during[1]))
 }
 
-// pacedLookups sends caller-ID lookups of phones at reapplyLookupRate a
-// second until stop reports true, and returns their latencies, sorted.
-// Latency counts from the send.
-func pacedLookups(b *testing.B, t target, phones []string, stop func(elapsed time.Duration) bool) []time.Duration {
-	tr := &http.Transport{MaxIdleConnsPerHost: reapplyLookupClients}
+func backendName(c Config) string {
+	if c.DatabaseURL != "" {
+		return "PostgreSQL"
+	}
+	return "SQLite"
+}
+
+// benchOther is a small directory whose users the benchmark PATCHes.
+type benchOther struct {
+	base, token string
+	ids         []string
+}
+
+func benchOtherDirectory(b *testing.B, base string) benchOther {
+	do := func(method, path, token, body string, want int) []byte {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/scim+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			b.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	var d directoryJSON
+	if err := json.Unmarshal(do(http.MethodPost, "/admin/v1/directories", testAdminToken, `{"name":"other"}`, http.StatusCreated), &d); err != nil {
+		b.Fatal(err)
+	}
+	o := benchOther{base: base + "/scim/v2/" + d.ID + "/Users", token: d.SCIMToken}
+	for i := range 50 {
+		var u struct{ ID string }
+		if err := json.Unmarshal(do(http.MethodPost, "/scim/v2/"+d.ID+"/Users", d.SCIMToken, agent(i, "t", true), http.StatusCreated), &u); err != nil {
+			b.Fatal(err)
+		}
+		o.ids = append(o.ids, u.ID)
+	}
+	return o
+}
+
+// patch changes the title of user i%50, as Entra's PATCH does.
+func (o benchOther) patch(c *http.Client, i int) error {
+	body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"t%d"}]}`, i)
+	req, _ := http.NewRequest(http.MethodPatch, o.base+"/"+o.ids[i%len(o.ids)], strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+o.token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("PATCH: %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// pacedLoad is requests sent by clients at rate a second in all, each
+// client keeping its own pace; latency counts from the send.
+type pacedLoad struct {
+	clients, rate int
+	do            func(c *http.Client, i int) error
+	next          int // request number, kept across runs
+}
+
+// runLoads runs the loads until stop reports true and returns each
+// one's latencies, sorted.
+func runLoads(b *testing.B, stop func(elapsed time.Duration) bool, loads ...*pacedLoad) [][]time.Duration {
+	tr := &http.Transport{MaxIdleConnsPerHost: 8}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	var mu sync.Mutex
-	var all []time.Duration
+	out := make([][]time.Duration, len(loads))
 	var wg sync.WaitGroup
 	var failed error
 	quit := make(chan struct{})
 	start := time.Now()
-	for c := range reapplyLookupClients {
-		wg.Go(func() {
-			tick := time.NewTicker(time.Second * reapplyLookupClients / reapplyLookupRate)
-			defer tick.Stop()
-			for i := c; ; i += reapplyLookupClients {
-				select {
-				case <-quit:
-					return
-				case <-tick.C:
+	for li, l := range loads {
+		for c := range l.clients {
+			wg.Go(func() {
+				tick := time.NewTicker(time.Second * time.Duration(l.clients) / time.Duration(l.rate))
+				defer tick.Stop()
+				for i := l.next + c; ; i += l.clients {
+					select {
+					case <-quit:
+						return
+					case <-tick.C:
+					}
+					t0 := time.Now()
+					err := l.do(client, i)
+					d := time.Since(t0)
+					mu.Lock()
+					if err != nil && failed == nil {
+						failed = err
+					}
+					out[li] = append(out[li], d)
+					mu.Unlock()
 				}
-				t0 := time.Now()
-				err := get(client, t, "/lookup?phone="+url.QueryEscape(phones[i%len(phones)]))
-				d := time.Since(t0)
-				mu.Lock()
-				if err != nil && failed == nil {
-					failed = err
-				}
-				all = append(all, d)
-				mu.Unlock()
-			}
-		})
+			})
+		}
 	}
 	for deadline := time.Now().Add(30 * time.Minute); !stop(time.Since(start)); {
 		if time.Now().After(deadline) {
@@ -179,8 +267,11 @@ func pacedLookups(b *testing.B, t target, phones []string, stop func(elapsed tim
 	if failed != nil {
 		b.Fatal(failed)
 	}
-	slices.Sort(all)
-	return all
+	for li, l := range loads {
+		l.next += len(out[li]) + l.clients
+		slices.Sort(out[li])
+	}
+	return out
 }
 
 func pctMs(sorted []time.Duration, p float64) float64 {
