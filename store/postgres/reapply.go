@@ -53,7 +53,7 @@ func (db *DB) StartReapply(ctx context.Context, directoryID string) (store.Reapp
 		if err != nil {
 			return store.Reapply{}, err
 		}
-		job, err := getReapply(ctx, tx, directoryID)
+		job, err := getReapply(ctx, tx, directoryID, "FOR UPDATE")
 		switch {
 		case err == nil && job.RulesVersion >= d.RulesVersion:
 			return job, nil
@@ -65,29 +65,35 @@ func (db *DB) StartReapply(ctx context.Context, directoryID string) (store.Reapp
 			directoryID, d.RulesVersion).Scan(&job.Total); err != nil {
 			return store.Reapply{}, wrap("start reapply", err)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO reapply_jobs (`+reapplyColumns+`) VALUES ($1, $2, '', 0, 0, $3, $4, NULL)
+		// Two starts at once (the admin API's and a runner's) both find no
+		// row to lock: the second must not reset the job the first began.
+		tag, err := tx.Exec(ctx, `INSERT INTO reapply_jobs (`+reapplyColumns+`) VALUES ($1, $2, '', 0, 0, $3, $4, NULL)
 			ON CONFLICT (directory_id) DO UPDATE SET rules_version = excluded.rules_version, after_id = '', done = 0,
-				failed = 0, total = excluded.total, started = excluded.started, finished = NULL`,
+				failed = 0, total = excluded.total, started = excluded.started, finished = NULL
+			WHERE reapply_jobs.rules_version < excluded.rules_version`,
 			directoryID, job.RulesVersion, job.Total, job.Started)
-		return job, wrap("start reapply", err)
+		switch {
+		case err != nil:
+			return store.Reapply{}, wrap("start reapply", err)
+		case tag.RowsAffected() == 0:
+			return getReapply(ctx, tx, directoryID, "")
+		}
+		return job, nil
 	})
 }
 
 // GetReapply returns the directory's last job.
 func (db *DB) GetReapply(ctx context.Context, directoryID string) (store.Reapply, error) {
-	return getReapply(ctx, db.pool, directoryID)
+	return getReapply(ctx, db.pool, directoryID, "")
 }
 
-// getReapply reads the directory's job; within a write transaction it
-// locks the job's row, so that batches and restarts of one job queue.
-func getReapply(ctx context.Context, q querier, directoryID string) (store.Reapply, error) {
-	lock := ""
-	if _, ok := q.(*tx); ok {
-		lock = " FOR UPDATE"
-	}
+// getReapply reads the directory's job; lock is "" or a locking clause
+// (FOR UPDATE: batches and restarts of one job queue on its row), a
+// constant of this package.
+func getReapply(ctx context.Context, q querier, directoryID, lock string) (store.Reapply, error) {
 	var r store.Reapply
 	var finished *time.Time
-	err := q.QueryRow(ctx, `SELECT `+reapplyColumns+` FROM reapply_jobs WHERE directory_id = $1`+lock, directoryID).
+	err := q.QueryRow(ctx, `SELECT `+reapplyColumns+` FROM reapply_jobs WHERE directory_id = $1 `+lock, directoryID).
 		Scan(&r.DirectoryID, &r.RulesVersion, &r.After, &r.Done, &r.Failed, &r.Total, &r.Started, &finished)
 	switch {
 	case isNoRows(err):
@@ -146,7 +152,7 @@ func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []
 		}
 	}
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Reapply, error) {
-		stored, err := getReapply(ctx, tx, job.DirectoryID)
+		stored, err := getReapply(ctx, tx, job.DirectoryID, "FOR UPDATE")
 		if err != nil {
 			return store.Reapply{}, err
 		}
