@@ -106,23 +106,34 @@ func getReapply(ctx context.Context, q querier, directoryID, lock string) (store
 }
 
 // ReapplyUsers reads the next users whose contacts are older than
-// rulesVersion, on the primary key: (directory_id, id).
+// rulesVersion on the primary key, (directory_id, id), in its order.
+// Bitmap scans are off for it: with the statistics of a table just filled
+// (an initial cycle, scimd copy) the planner expects a few rows after the
+// cursor and reads and sorts every one of them (55 ms a batch at 9,000
+// users, growing with the directory) where the index's order gives the
+// batch at once.
 func (db *DB) ReapplyUsers(ctx context.Context, directoryID string, rulesVersion int64, after string, limit int) ([]store.User, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
-		WHERE directory_id = $1 AND id > $2 AND rules_version < $3 ORDER BY id LIMIT $4`, directoryID, after, rulesVersion, limit)
-	if err != nil {
-		return nil, wrap("reapply users", err)
-	}
-	defer rows.Close()
 	var us []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
+	err := db.read(ctx, func(ctx context.Context, tx *tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_bitmapscan = off`); err != nil {
+			return wrap("reapply users", err)
 		}
-		us = append(us, u)
-	}
-	return us, wrap("reapply users", rows.Err())
+		rows, err := tx.Query(ctx, `SELECT `+userColumns+` FROM users
+			WHERE directory_id = $1 AND id > $2 AND rules_version < $3 ORDER BY id LIMIT $4`, directoryID, after, rulesVersion, limit)
+		if err != nil {
+			return wrap("reapply users", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return err
+			}
+			us = append(us, u)
+		}
+		return wrap("reapply users", rows.Err())
+	})
+	return us, err
 }
 
 // RebuildContacts writes a batch of a reapply job in one transaction, in
