@@ -4,7 +4,8 @@
 // the old mapping for good.
 //
 // A job (store.Reapply) takes the users whose contacts are older than the
-// directory's rules a batch at a time, in user id order, derives their
+// directory's rules a batch at a time (sized to a short transaction), in
+// user id order, derives their
 // contacts with mapping.Apply, and writes the batch and the job's
 // progress in one short transaction (store.ReapplyStore.RebuildContacts),
 // so that SCIM writes of this and other directories go on between
@@ -34,8 +35,12 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultBatch    = 200
-	DefaultInterval = 5 * time.Second
+	DefaultBatch = 200
+	// DefaultBatchTime is how long a batch's transaction should take:
+	// on SQLite every other write waits for it (the one writer).
+	DefaultBatchTime = 50 * time.Millisecond
+	minBatch         = 10
+	DefaultInterval  = 5 * time.Second
 	// DefaultSettle bounds how long a SCIM write begun under the old rules
 	// may still commit: a process's cached rules follow a change within
 	// milliseconds (or, with a lost notification, the 30 s refresh), and
@@ -52,8 +57,12 @@ type Config struct {
 	// Owner names this process.
 	Shared store.Shared
 	Owner  string
-	// Batch is the number of users per transaction (DefaultBatch).
-	Batch int
+	// Batch is the most users per transaction (DefaultBatch). Batches
+	// shrink (to 10 at least) when their transaction takes longer than
+	// BatchTime (DefaultBatchTime): a change that rewrites every
+	// contact's search words costs ten times one that rewrites its title.
+	Batch     int
+	BatchTime time.Duration
 	// Interval is how often the runner looks for jobs besides Kick
 	// (DefaultInterval): jobs started by another process, a job whose
 	// process died, a job waiting to settle.
@@ -77,6 +86,7 @@ type Runner struct {
 	mtr    *metrics
 	kick   chan struct{}
 	leased map[string]time.Time // directory id → when this process last took its lease
+	sizes  map[string]int       // directory id → its job's batch size, when below Batch
 }
 
 // New returns a runner; Run runs it.
@@ -87,6 +97,9 @@ func New(cfg Config) *Runner {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
+	if cfg.BatchTime <= 0 {
+		cfg.BatchTime = DefaultBatchTime
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -94,7 +107,7 @@ func New(cfg Config) *Runner {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{cfg: cfg, log: cfg.Logger.With("component", "reapply"), mtr: newMetrics(cfg.Registerer), kick: make(chan struct{}, 1),
-		leased: map[string]time.Time{}}
+		leased: map[string]time.Time{}, sizes: map[string]int{}}
 }
 
 // Kick makes the runner look for jobs now: a directory's rules changed.
@@ -181,7 +194,11 @@ func (r *Runner) step(ctx context.Context, job store.Reapply) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	users, err := st.ReapplyUsers(ctx, job.DirectoryID, job.RulesVersion, job.After, r.cfg.Batch)
+	size := r.cfg.Batch
+	if n, ok := r.sizes[job.DirectoryID]; ok {
+		size = n
+	}
+	users, err := st.ReapplyUsers(ctx, job.DirectoryID, job.RulesVersion, job.After, size)
 	if err != nil {
 		return false, err
 	}
@@ -208,10 +225,12 @@ func (r *Runner) step(ctx context.Context, job store.Reapply) (bool, error) {
 	}
 	before := job
 	job.After = users[len(users)-1].ID
+	start := time.Now()
 	job, err = st.RebuildContacts(ctx, job, rebuilt, false)
 	if err != nil {
 		return true, ignoreReplaced(err)
 	}
+	r.resize(job.DirectoryID, size, time.Since(start))
 	r.mtr.batches.Inc()
 	r.mtr.users.Add(float64(job.Done - before.Done))
 	r.mtr.refused.Add(float64(job.Failed - before.Failed))
@@ -219,6 +238,24 @@ func (r *Runner) step(ctx context.Context, job store.Reapply) (bool, error) {
 		r.cfg.Batched(job)
 	}
 	return true, nil
+}
+
+// resize sets the next batch size of the directory's job from how long a
+// batch of size took: in proportion when it took longer than BatchTime,
+// doubling (up to Batch) when it took less than half.
+func (r *Runner) resize(dir string, size int, took time.Duration) {
+	next := size
+	switch target := r.cfg.BatchTime; {
+	case took > target:
+		next = max(minBatch, int(int64(size)*int64(target)/int64(took)))
+	case took < target/2:
+		next = min(r.cfg.Batch, 2*size)
+	}
+	if next >= r.cfg.Batch {
+		delete(r.sizes, dir)
+	} else {
+		r.sizes[dir] = next
+	}
 }
 
 // ignoreReplaced drops the error of a batch whose job newer rules
@@ -298,6 +335,7 @@ func (r *Runner) lease(ctx context.Context, dir string) bool {
 }
 
 func (r *Runner) release(dir string) {
+	delete(r.sizes, dir)
 	if _, ok := r.leased[dir]; !ok {
 		return
 	}

@@ -221,3 +221,32 @@ func TestRebuild(t *testing.T) {
 		t.Errorf("unreadable document: %+v", rc)
 	}
 }
+
+// Batches shrink to keep their transaction within BatchTime and grow
+// back to Batch.
+func TestResize(t *testing.T) {
+	r := New(Config{Batch: 200, BatchTime: 50 * time.Millisecond})
+	size := func() int {
+		if n, ok := r.sizes["d"]; ok {
+			return n
+		}
+		return r.cfg.Batch
+	}
+	for _, step := range []struct {
+		size int
+		took time.Duration
+		want int
+	}{
+		{200, 200 * time.Millisecond, 50}, // in proportion
+		{50, 40 * time.Millisecond, 50},   // within the target: kept
+		{50, 10 * time.Millisecond, 100},  // fast: doubled
+		{100, 10 * time.Millisecond, 200}, // up to Batch
+		{200, time.Second, minBatch},      // never below minBatch
+		{minBatch, time.Hour, minBatch},
+	} {
+		r.resize("d", step.size, step.took)
+		if got := size(); got != step.want {
+			t.Errorf("after a batch of %d in %s: size %d, want %d", step.size, step.took, got, step.want)
+		}
+	}
+}
