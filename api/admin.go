@@ -62,6 +62,10 @@ type AdminConfig struct {
 	// Webhooks keeps webhook secrets and delivers them. Nil: creating,
 	// changing and rotating answer 503 webhooks_unavailable.
 	Webhooks *webhook.Service
+	// RulesChanged, when set, is told of a directory whose rules changed
+	// its contacts (after the change committed): the reapply runner's
+	// Kick.
+	RulesChanged func(directoryID string)
 }
 
 // Admin serves the administrators' API under /admin/v1.

@@ -13,18 +13,30 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-// getMapping answers the directory's mapping rules document (Mapping).
+// getMapping answers the directory's mapping rules document in canonical
+// form (a directory without stored rules shows the defaults); "reapply"
+// follows, the progress of the rules' re-application to stored contacts.
 func (a *Admin) getMapping(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
 		return
 	}
-	doc, err := a.Mapping(r.Context(), id)
+	d, err := a.cfg.Store.GetDirectory(r.Context(), id)
 	if err != nil {
-		a.fail(w, r, "get mapping", err, "directory_id", id)
+		a.fail(w, r, "get mapping", storeProblem(err, "directory not found"), "directory_id", id)
 		return
 	}
-	writeJSONBytes(w, http.StatusOK, doc)
+	rules, err := mapping.Parse(d.Mapping)
+	if err != nil {
+		a.fail(w, r, "get mapping", fmt.Errorf("stored mapping rules do not parse: %w", err), "directory_id", id)
+		return
+	}
+	progress, err := a.reapplyOf(r.Context(), d)
+	if err != nil {
+		a.storeError(w, r, "get mapping", err)
+		return
+	}
+	writeJSONBytes(w, http.StatusOK, rulesAnswer(rules.Marshal(), progress))
 }
 
 // Mapping returns the directory's mapping rules document in canonical
@@ -46,34 +58,56 @@ func (a *Admin) Mapping(ctx context.Context, directoryID string) ([]byte, error)
 // ReplaceMapping replaces the directory's mapping rules with a valid
 // document and returns it in the canonical form it is stored in. A
 // refusal lists every problem (Problem.Problems). The rules apply to
-// writes from the next SCIM request on; stored contacts are not
-// rewritten.
+// writes from the next SCIM request on; a change of what contacts are
+// derived (anything but visibility) moves the directory's rules version
+// and starts the job that rebuilds the stored contacts under the new
+// rules (package reapply).
 func (a *Admin) ReplaceMapping(ctx context.Context, directoryID string, doc []byte) ([]byte, error) {
+	canonical, _, err := a.replaceMapping(ctx, directoryID, doc)
+	return canonical, err
+}
+
+func (a *Admin) replaceMapping(ctx context.Context, directoryID string, doc []byte) ([]byte, store.Directory, error) {
 	if !bytes.HasPrefix(bytes.TrimSpace(doc), []byte("{")) {
-		return nil, newProblem(http.StatusBadRequest, "malformed_json", "request body must be a JSON object (the mapping rules document)")
+		return nil, store.Directory{}, newProblem(http.StatusBadRequest, "malformed_json", "request body must be a JSON object (the mapping rules document)")
 	}
-	rules, err := mapping.Parse(doc)
+	rules, err := mapping.Parse(withoutReapply(doc))
 	if err != nil {
 		problems := problemList(err)
 		p := newProblem(http.StatusBadRequest, "invalid_mapping", "the mapping rules are invalid: "+strings.Join(problems, "; "))
 		p.Problems = problems
-		return nil, p
+		return nil, store.Directory{}, p
 	}
 	canonical := rules.Marshal()
 	actx, audit := store.Audited(ctx, store.AuditMappingReplaced, nil)
-	_, err = a.cfg.Store.UpdateDirectory(actx, directoryID, func(d store.Directory) (store.Directory, error) {
+	var reapply bool
+	d, err := a.cfg.Store.UpdateDirectory(actx, directoryID, func(d store.Directory) (store.Directory, error) {
 		audit.SetDetails(map[string]any{"changed": changedRules(d.Mapping, canonical), "rules": json.RawMessage(canonical)})
+		if reapply = changesContacts(d.Mapping, rules); reapply {
+			d.RulesVersion++
+		}
 		d.Mapping = canonical
 		return d, nil
 	})
 	if err != nil {
-		return nil, storeProblem(err, "directory not found")
+		return nil, store.Directory{}, storeProblem(err, "directory not found")
 	}
-	a.log.InfoContext(ctx, "mapping rules replaced", "directory_id", directoryID)
-	return canonical, nil
+	a.log.InfoContext(ctx, "mapping rules replaced", "directory_id", directoryID, "reapply", reapply)
+	if reapply {
+		// The runner would start the job by itself; starting it here makes
+		// the answer show it.
+		if _, err := a.cfg.Store.StartReapply(ctx, directoryID); err != nil {
+			a.log.WarnContext(ctx, "starting the rules' re-application failed; the runner retries", "directory_id", directoryID, "err", err)
+		}
+		if a.cfg.RulesChanged != nil {
+			a.cfg.RulesChanged(directoryID)
+		}
+	}
+	return canonical, d, nil
 }
 
-// putMapping replaces the directory's mapping rules (ReplaceMapping).
+// putMapping replaces the directory's mapping rules (ReplaceMapping) and
+// answers them with the re-application's progress.
 func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 	id, ok := directoryID(w, r)
 	if !ok {
@@ -83,12 +117,16 @@ func (a *Admin) putMapping(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &doc) {
 		return
 	}
-	canonical, err := a.ReplaceMapping(r.Context(), id, doc)
+	canonical, d, err := a.replaceMapping(r.Context(), id, doc)
 	if err != nil {
 		a.fail(w, r, "replace mapping", err)
 		return
 	}
-	writeJSONBytes(w, http.StatusOK, canonical)
+	progress, err := a.reapplyOf(r.Context(), d)
+	if err != nil {
+		a.log.WarnContext(r.Context(), "reading the rules' re-application failed", "directory_id", id, "err", err)
+	}
+	writeJSONBytes(w, http.StatusOK, rulesAnswer(canonical, progress))
 }
 
 // changedRules lists the top-level keys of the rules document whose

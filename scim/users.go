@@ -51,7 +51,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.Identity, _ = doc["userName"].(string)
-	u, err := userFromDoc(cfg, store.User{DirectoryID: dir.ID, ID: newID()}, doc, nil)
+	u, err := userFromDoc(cfg, store.User{DirectoryID: dir.ID, ID: newID(), RulesVersion: dir.RulesVersion}, doc, nil)
 	if err != nil {
 		s.fail(w, r, ev, err)
 		return
@@ -195,6 +195,8 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, change func(
 		if err != nil {
 			return old, ev, err
 		}
+		// The contact is the directory's current rules' (reapply package).
+		nu.RulesVersion = directoryFrom(r.Context()).RulesVersion
 		ev.Identity = nu.UserName
 		if string(nu.Doc) == string(old.Doc) {
 			unchanged = old

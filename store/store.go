@@ -53,8 +53,12 @@ type Directory struct {
 	// Mapping is the directory's mapping rules document (JSON, owned by
 	// the mapping package); nil means the defaults.
 	Mapping []byte
-	Created time.Time
-	Updated time.Time
+	// RulesVersion counts the changes of Mapping that change contacts
+	// (0: never changed); users record the version their contact was
+	// derived under (see ReapplyStore).
+	RulesVersion int64
+	Created      time.Time
+	Updated      time.Time
 }
 
 // User is a SCIM user as stored. Doc holds every SCIM attribute exactly as
@@ -71,7 +75,14 @@ type User struct {
 	Doc         []byte // JSON object
 	// Contact is the directory contact the mapping layer derived from Doc;
 	// the lookup API reads it.
-	Contact      Contact
+	Contact Contact
+	// RulesVersion is the directory's rules version Contact was derived
+	// under; the SCIM layer sets it on every write.
+	RulesVersion int64
+	// Refused, set by a reapply job only, is why the directory's newer
+	// rules refuse the user: Contact is then the one older rules made.
+	// Every user write clears it.
+	Refused      string
 	Version      int64 // starts at 1, bumped by every write
 	Created      time.Time
 	LastModified time.Time
@@ -252,6 +263,7 @@ type Query struct {
 type Store interface {
 	EventStore   // change events of contacts and groups (events.go)
 	WebhookStore // webhooks and their delivery log (webhooks.go)
+	ReapplyStore
 
 	// Ping reports whether the backend is reachable and its schema current.
 	Ping(ctx context.Context) error

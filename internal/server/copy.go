@@ -260,6 +260,12 @@ func sourceDirectory(ctx context.Context, src store.Store, d store.Directory) (p
 	if im.Presence, err = src.ListPresence(ctx, d.ID); err != nil {
 		return im, fmt.Errorf("read presence: %w", err)
 	}
+	switch j, err := src.GetReapply(ctx, d.ID); {
+	case err == nil:
+		im.Reapply = &j
+	case !errors.Is(err, store.ErrNotFound):
+		return im, fmt.Errorf("read the rules re-application: %w", err)
+	}
 	return im, nil
 }
 

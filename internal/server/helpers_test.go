@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/scimd/scimd/reapply"
 	"github.com/scimd/scimd/webhook"
 )
 
@@ -66,6 +67,8 @@ type testOptions struct {
 	webhookConfig func(*webhook.Config)
 	// limitNow is the clock of the per-directory rates, see Main.
 	limitNow func() time.Time
+	// reapply tunes the reapply runner, see Main.
+	reapply func(*reapply.Config)
 }
 
 func testConfig(t *testing.T) Config {
@@ -113,6 +116,7 @@ func startServer(t *testing.T, opts testOptions) *testServer {
 		clock:            opts.clock,
 		webhookConfig:    opts.webhookConfig,
 		limitNow:         opts.limitNow,
+		reapplyTuning:    opts.reapply,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

@@ -50,15 +50,6 @@ func (s *testServer) newDirectory(name string) directoryJSON {
 	return decodeJSON[directoryJSON](s.t, r)
 }
 
-func (s *testServer) newAPIKey(d directoryJSON) string {
-	s.t.Helper()
-	r := s.do(http.MethodPost, "/admin/v1/directories/"+d.ID+"/api-keys", testAdminToken, `{"name":"cx"}`)
-	if r.status != http.StatusCreated {
-		s.t.Fatalf("create API key: %d %s", r.status, r.body)
-	}
-	return decodeJSON[struct{ Key string }](s.t, r).Key
-}
-
 // want429SCIM checks a SCIM 429: Retry-After in seconds, and a SCIM
 // error whose status is "429" and whose detail names the limit.
 func want429SCIM(t *testing.T, r response, retryAfter, detail string) {
@@ -165,7 +156,7 @@ func TestRatesRefillPerDirectory(t *testing.T) {
 	}}
 	onBothBackends(t, opts, func(t *testing.T, s *testServer) {
 		a, b := s.newDirectory("A"), s.newDirectory("B")
-		keyA, keyB := s.newAPIKey(a), s.newAPIKey(b)
+		keyA, keyB := s.apiKey(a), s.apiKey(b)
 		scimA := func() response { return s.do(http.MethodGet, "/scim/v2/"+a.ID+"/Users", a.SCIMToken, "") }
 		lookupA := func() response { return s.do(http.MethodGet, "/api/v1/directories/"+a.ID+"/contacts", keyA, "") }
 

@@ -310,7 +310,11 @@ func rssMB() float64 {
 // through store.CreateUser with contacts from mapping.Apply, and kept
 // under os.TempDir for later runs.
 func seededBenchDB(b *testing.B, n int) string {
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("scimd-http-bench-v2-%d.db", n))
+	return seedBenchDB(b, filepath.Join(os.TempDir(), fmt.Sprintf("scimd-http-bench-v2-%d.db", n)), n)
+}
+
+// seedBenchDB is seededBenchDB into the file path.
+func seedBenchDB(b *testing.B, path string, n int) string {
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}

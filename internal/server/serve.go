@@ -19,6 +19,7 @@ import (
 	"github.com/scimd/scimd/api"
 	"github.com/scimd/scimd/console"
 	"github.com/scimd/scimd/presence"
+	"github.com/scimd/scimd/reapply"
 	"github.com/scimd/scimd/scim"
 	"github.com/scimd/scimd/store"
 	"github.com/scimd/scimd/webhook"
@@ -40,6 +41,7 @@ type Main struct {
 	server    *http.Server
 	presence  *presence.Service
 	webhooks  *webhook.Service
+	reapply   *reapply.Runner
 	closeOnce sync.Once
 
 	// extraRoutes is a test hook, see handlerDeps.
@@ -63,6 +65,9 @@ type Main struct {
 	webhookConfig func(*webhook.Config)
 	// limitNow, when set, is the clock of the per-directory rates (tests).
 	limitNow func() time.Time
+	// reapplyTuning, when set, changes the reapply runner's batch size,
+	// interval and settle time (tests).
+	reapplyTuning func(*reapply.Config)
 }
 
 // Open opens and migrates the store, performs first-start setup and binds
@@ -145,6 +150,13 @@ func (m *Main) Open(ctx context.Context) error {
 		limitNow = m.limitNow
 	}
 	lim := newLimiters(m.Config, mtr.registerer(), limitNow)
+	owner, _ := store.NewToken("")
+	rc := reapply.Config{Store: db, Shared: m.shared, Owner: owner, Settle: reapply.DefaultSettle, Logger: log,
+		Registerer: mtr.registerer()}
+	if m.reapplyTuning != nil {
+		m.reapplyTuning(&rc)
+	}
+	m.reapply = reapply.New(rc)
 	lookup := api.NewLookup(api.LookupConfig{
 		Store:          db,
 		Logger:         log,
@@ -165,6 +177,7 @@ func (m *Main) Open(ctx context.Context) error {
 		ConsolePath:    console.Prefix,
 		Version:        version,
 		Webhooks:       m.webhooks,
+		RulesChanged:   func(string) { m.reapply.Kick() },
 	})
 	h := NewHandler(handlerDeps{
 		Logger: log,
@@ -239,11 +252,12 @@ func consentRedirectAllowed(publicURL string) bool {
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
 // Run serves, polls Teams presence, delivers webhooks, prunes the sync
-// log and finishes the directory deletes a shutdown cut short until ctx
-// ends, then stops accepting connections, lets in-flight requests finish
-// within the shutdown timeout, stops the presence poller and the webhook
-// deliveries, waits for the pruner and closes the store. It returns nil
-// after a clean shutdown.
+// log, re-applies changed mapping rules to stored contacts and finishes
+// the directory deletes a shutdown cut short until ctx ends, then stops
+// accepting connections, lets in-flight requests finish within the
+// shutdown timeout, stops the presence poller and the webhook deliveries,
+// waits for the pruner and closes the store. It returns nil after a clean
+// shutdown.
 func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("serving",
 		"addr", m.Addr(),
@@ -273,6 +287,7 @@ func (m *Main) Run(ctx context.Context) error {
 		pruned:         m.syncLogPruned,
 	}
 	g.Go(func() error { return pruner.run(gctx) })
+	g.Go(func() error { return m.reapply.Run(gctx) })
 	g.Go(func() error {
 		// Directory deletes that a shutdown cut short (DeleteDirectory).
 		n, err := m.db.ResumeDeletes(gctx)

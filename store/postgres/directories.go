@@ -10,7 +10,7 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-const directoryColumns = `id, name, scim_token_hash, previous_token_hash, previous_token_expires, mapping, created, updated`
+const directoryColumns = `id, name, scim_token_hash, previous_token_hash, previous_token_expires, mapping, created, updated, rules_version`
 
 // CreateDirectory stores d with the transaction's time as Created and
 // Updated.
@@ -18,9 +18,9 @@ func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Dir
 	d, err := writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		d := d
 		d.Created, d.Updated = tx.now, tx.now
-		_, err := tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		_, err := tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			d.ID, d.Name, d.SCIMTokenHash, d.PreviousTokenHash, nullTime(d.PreviousTokenExpires), nullText(d.Mapping),
-			d.Created, d.Updated)
+			d.Created, d.Updated, d.RulesVersion)
 		if isUnique(err) {
 			return store.Directory{}, fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 		}
@@ -84,8 +84,8 @@ func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
 	return ds, wrap("list directories", rows.Err())
 }
 
-// UpdateDirectory replaces the name, token hashes and mapping of
-// directory id with those fn returns.
+// UpdateDirectory replaces the name, token hashes, mapping and rules
+// version of directory id with those fn returns.
 func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Directory) (store.Directory, error)) (store.Directory, error) {
 	d, err := writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		old, err := getDirectory(ctx, tx, id, "FOR UPDATE")
@@ -98,9 +98,9 @@ func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Dire
 		}
 		d.ID, d.Created, d.Updated = old.ID, old.Created, tx.now
 		if _, err := tx.Exec(ctx, `UPDATE directories SET name = $1, scim_token_hash = $2, previous_token_hash = $3,
-			previous_token_expires = $4, mapping = $5, updated = $6 WHERE id = $7`,
+			previous_token_expires = $4, mapping = $5, updated = $6, rules_version = $7 WHERE id = $8`,
 			d.Name, d.SCIMTokenHash, d.PreviousTokenHash, nullTime(d.PreviousTokenExpires), nullText(d.Mapping),
-			d.Updated, d.ID); err != nil {
+			d.Updated, d.RulesVersion, d.ID); err != nil {
 			return store.Directory{}, wrap("update directory", err)
 		}
 		if err := insertAudit(ctx, tx, id); err != nil {
@@ -267,7 +267,7 @@ func scanDirectory(row pgx.Row) (store.Directory, error) {
 	var d store.Directory
 	var mapping *string
 	var prevExpires *time.Time
-	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &d.PreviousTokenHash, &prevExpires, &mapping, &d.Created, &d.Updated); err != nil {
+	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &d.PreviousTokenHash, &prevExpires, &mapping, &d.Created, &d.Updated, &d.RulesVersion); err != nil {
 		if isNoRows(err) {
 			return d, err
 		}

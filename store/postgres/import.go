@@ -71,6 +71,9 @@ type DirectoryImport struct {
 	Events   iter.Seq2[store.SyncEvent, error]
 	Link     *store.PresenceLink // nil: presence never connected
 	Presence []store.Presence
+	// Reapply is the directory's last rules re-application, nil if none:
+	// a job the copy cuts short resumes on the copy.
+	Reapply *store.Reapply
 }
 
 // ImportedGroup is a group with the ids of its members.
@@ -87,7 +90,7 @@ func (db *DB) ImportDirectory(ctx context.Context, d DirectoryImport) error {
 	err := db.writeOnce(ctx, func(ctx context.Context, tx *tx) error {
 		im := importer{tx: tx, dir: d.Directory.ID}
 		steps := []func(context.Context, DirectoryImport) error{
-			im.directory, im.apiKeys, im.users, im.groups, im.events, im.link, im.presence, im.notify,
+			im.directory, im.apiKeys, im.users, im.groups, im.events, im.link, im.presence, im.reapply, im.notify,
 		}
 		for _, step := range steps {
 			if err := step(ctx, d); err != nil {
@@ -109,13 +112,23 @@ type importer struct {
 
 func (im importer) directory(ctx context.Context, in DirectoryImport) error {
 	d := in.Directory
-	_, err := im.tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := im.tx.Exec(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		d.ID, d.Name, d.SCIMTokenHash, d.PreviousTokenHash, nullTime(d.PreviousTokenExpires), nullText(d.Mapping),
-		d.Created, d.Updated)
+		d.Created, d.Updated, d.RulesVersion)
 	if isUnique(err) {
 		return fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 	}
 	return wrap("import directory", err)
+}
+
+func (im importer) reapply(ctx context.Context, in DirectoryImport) error {
+	j := in.Reapply
+	if j == nil {
+		return nil
+	}
+	_, err := im.tx.Exec(ctx, `INSERT INTO reapply_jobs (`+reapplyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		im.dir, j.RulesVersion, j.After, j.Done, j.Failed, j.Total, j.Started, nullTime(j.Finished))
+	return wrap("import reapply job", err)
 }
 
 func (im importer) apiKeys(ctx context.Context, in DirectoryImport) error {
@@ -131,7 +144,8 @@ func (im importer) apiKeys(ctx context.Context, in DirectoryImport) error {
 
 var (
 	importUserColumns = []string{"directory_id", "id", "external_id", "user_name", "display_name", "active",
-		"doc", "contact", "version", "created", "last_modified", "sort_name", "email_domain", "login_domain"}
+		"doc", "contact", "version", "created", "last_modified", "sort_name", "email_domain", "login_domain",
+		"rules_version", "refused"}
 	importWordColumns  = []string{"directory_id", "word", "sort_name", "user_id"}
 	importPhoneColumns = []string{"directory_id", "user_id", "e164", "type", "sort_name"}
 )
@@ -150,7 +164,7 @@ func (im importer) users(ctx context.Context, in DirectoryImport) error {
 			}
 			users = append(users, []any{im.dir, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active,
 				row.doc, row.contact, u.Version, u.Created, u.LastModified,
-				row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain})
+				row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain, u.RulesVersion, u.Refused})
 			for _, w := range row.keys.Words {
 				words = append(words, []any{im.dir, w, row.keys.SortName, u.ID})
 			}

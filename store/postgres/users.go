@@ -15,7 +15,7 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-const userColumns = `directory_id, id, external_id, user_name, display_name, active, doc, contact, version, created, last_modified`
+const userColumns = `directory_id, id, external_id, user_name, display_name, active, doc, contact, version, created, last_modified, rules_version, refused`
 
 // CreateUser stores u at version 1 with the store's time. The user, its
 // lookup keys and its sync event are one batch, sent in one round trip as
@@ -27,12 +27,12 @@ func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) 
 		return store.User{}, err
 	}
 	now := db.clock()
-	u.Doc, u.Version, u.Created, u.LastModified = []byte(row.doc), 1, now, now
+	u.Doc, u.Version, u.Created, u.LastModified, u.Refused = []byte(row.doc), 1, now, now, ""
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO users (`+userColumns+`, sort_name, email_domain, login_domain)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		u.DirectoryID, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active, row.doc, row.contact, u.Version,
-		u.Created, u.LastModified, row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain)
+		u.Created, u.LastModified, u.RulesVersion, "", row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain)
 	queueKeys(b, u, nil, row.keys)
 	ev.ResourceID = u.ID
 	queueEvent(b, now, u.DirectoryID, ev)
@@ -122,13 +122,15 @@ func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(st
 		if err != nil {
 			return store.User{}, err
 		}
-		u.Doc, u.Version, u.LastModified = []byte(row.doc), old.Version+1, tx.now
+		// A write clears the reapply mark: its contact passed the rules.
+		u.Doc, u.Version, u.LastModified, u.Refused = []byte(row.doc), old.Version+1, tx.now, ""
 		_, err = tx.Exec(ctx, `UPDATE users
 			SET external_id = $1, user_name = $2, display_name = $3, active = $4, doc = $5, contact = $6,
-				version = $7, last_modified = $8, sort_name = $9, email_domain = $10, login_domain = $11
-			WHERE directory_id = $12 AND id = $13`,
+				version = $7, last_modified = $8, sort_name = $9, email_domain = $10, login_domain = $11,
+				rules_version = $12, refused = ''
+			WHERE directory_id = $13 AND id = $14`,
 			u.ExternalID, u.UserName, u.DisplayName, u.Active, row.doc, row.contact, u.Version, u.LastModified,
-			row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain, u.DirectoryID, u.ID)
+			row.keys.SortName, row.keys.EmailDomain, row.keys.LoginDomain, u.RulesVersion, u.DirectoryID, u.ID)
 		if err := userWriteError(err, u); err != nil {
 			return store.User{}, err
 		}
@@ -219,7 +221,7 @@ func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
 	var contact []byte
 	if err := row.Scan(&u.DirectoryID, &u.ID, &u.ExternalID, &u.UserName, &u.DisplayName, &u.Active,
-		&u.Doc, &contact, &u.Version, &u.Created, &u.LastModified); err != nil {
+		&u.Doc, &contact, &u.Version, &u.Created, &u.LastModified, &u.RulesVersion, &u.Refused); err != nil {
 		if isNoRows(err) {
 			return u, err
 		}

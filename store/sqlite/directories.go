@@ -9,16 +9,16 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-const directoryColumns = `id, name, scim_token_hash, previous_token_hash, previous_token_expires, mapping, created, updated`
+const directoryColumns = `id, name, scim_token_hash, previous_token_hash, previous_token_expires, mapping, created, updated, rules_version`
 
 // CreateDirectory stores d with the transaction's time as Created and
 // Updated.
 func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Directory, error) {
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
 		d.Created, d.Updated = tx.now, tx.now
-		_, err := tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO directories (`+directoryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Name, d.SCIMTokenHash, d.PreviousTokenHash, optTime(d.PreviousTokenExpires), nullText(d.Mapping),
-			formatTime(d.Created), formatTime(d.Updated))
+			formatTime(d.Created), formatTime(d.Updated), d.RulesVersion)
 		if isPrimaryKey(err) {
 			return store.Directory{}, fmt.Errorf("%w: directory %q already exists", store.ErrConflict, d.ID)
 		}
@@ -74,8 +74,8 @@ func (db *DB) ListDirectories(ctx context.Context) ([]store.Directory, error) {
 	return ds, wrap("list directories", rows.Err())
 }
 
-// UpdateDirectory replaces the name, token hashes and mapping of
-// directory id with those fn returns.
+// UpdateDirectory replaces the name, token hashes, mapping and rules
+// version of directory id with those fn returns.
 func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Directory) (store.Directory, error)) (store.Directory, error) {
 	defer db.dirs.Invalidate()
 	return writeTx(db, ctx, func(ctx context.Context, tx *tx) (store.Directory, error) {
@@ -89,9 +89,9 @@ func (db *DB) UpdateDirectory(ctx context.Context, id string, fn func(store.Dire
 		}
 		d.ID, d.Created, d.Updated = old.ID, old.Created, tx.now
 		if _, err := tx.ExecContext(ctx, `UPDATE directories SET name = ?, scim_token_hash = ?, previous_token_hash = ?,
-			previous_token_expires = ?, mapping = ?, updated = ? WHERE id = ?`,
+			previous_token_expires = ?, mapping = ?, updated = ?, rules_version = ? WHERE id = ?`,
 			d.Name, d.SCIMTokenHash, d.PreviousTokenHash, optTime(d.PreviousTokenExpires), nullText(d.Mapping),
-			formatTime(d.Updated), d.ID); err != nil {
+			formatTime(d.Updated), d.RulesVersion, d.ID); err != nil {
 			return store.Directory{}, wrap("update directory", err)
 		}
 		return d, insertAudit(ctx, tx, d.ID)
@@ -198,7 +198,7 @@ func scanDirectory(row interface{ Scan(...any) error }) (store.Directory, error)
 	var d store.Directory
 	var prevExpires, created, updated string
 	var mapping sql.NullString
-	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &d.PreviousTokenHash, &prevExpires, &mapping, &created, &updated); err != nil {
+	if err := row.Scan(&d.ID, &d.Name, &d.SCIMTokenHash, &d.PreviousTokenHash, &prevExpires, &mapping, &created, &updated, &d.RulesVersion); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return d, err
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/scimd/scimd/store"
 )
 
-const userColumns = `directory_id, id, external_id, user_name, display_name, active, doc, contact, version, created, last_modified`
+const userColumns = `directory_id, id, external_id, user_name, display_name, active, doc, contact, version, created, last_modified, rules_version, refused`
 
 // CreateUser stores u at version 1 with the transaction's time.
 func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.SyncEvent) (store.User, error) {
@@ -70,11 +70,11 @@ func encodeUser(u store.User) (userRow, error) {
 
 func insertUser(ctx context.Context, tx *tx, u store.User, row userRow) (store.User, error) {
 	doc, contact, lr := row.doc, row.contact, row.lookup
-	u.Doc, u.Version, u.Created, u.LastModified = []byte(doc), 1, tx.now, tx.now
+	u.Doc, u.Version, u.Created, u.LastModified, u.Refused = []byte(doc), 1, tx.now, tx.now, ""
 	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`, sort_name, email_domain, login_domain)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.DirectoryID, u.ID, u.ExternalID, u.UserName, u.DisplayName, u.Active, doc, contact, u.Version,
-		formatTime(u.Created), formatTime(u.LastModified), lr.sortName, lr.emailDomain, lr.loginDomain)
+		formatTime(u.Created), formatTime(u.LastModified), u.RulesVersion, "", lr.sortName, lr.emailDomain, lr.loginDomain)
 	if err := userWriteError(err, u); err != nil {
 		return store.User{}, err
 	}
@@ -138,13 +138,14 @@ func (db *DB) UpdateUser(ctx context.Context, directoryID, id string, fn func(st
 			return store.User{}, err
 		}
 		lr := row.lookup
-		u.Doc, u.Version, u.LastModified = []byte(row.doc), old.Version+1, tx.now
+		// A write clears the reapply mark: its contact passed the rules.
+		u.Doc, u.Version, u.LastModified, u.Refused = []byte(row.doc), old.Version+1, tx.now, ""
 		_, err = tx.ExecContext(ctx, `UPDATE users
 			SET external_id = ?, user_name = ?, display_name = ?, active = ?, doc = ?, contact = ?, version = ?, last_modified = ?,
-				sort_name = ?, email_domain = ?, login_domain = ?
+				rules_version = ?, refused = '', sort_name = ?, email_domain = ?, login_domain = ?
 			WHERE directory_id = ? AND id = ?`,
 			u.ExternalID, u.UserName, u.DisplayName, u.Active, row.doc, row.contact, u.Version, formatTime(u.LastModified),
-			lr.sortName, lr.emailDomain, lr.loginDomain, u.DirectoryID, u.ID)
+			u.RulesVersion, lr.sortName, lr.emailDomain, lr.loginDomain, u.DirectoryID, u.ID)
 		if err := userWriteError(err, u); err != nil {
 			return store.User{}, err
 		}
@@ -214,7 +215,7 @@ func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
 	var created, modified string
 	var contact []byte
 	if err := row.Scan(&u.DirectoryID, &u.ID, &u.ExternalID, &u.UserName, &u.DisplayName, &u.Active,
-		&u.Doc, &contact, &u.Version, &created, &modified); err != nil {
+		&u.Doc, &contact, &u.Version, &created, &modified, &u.RulesVersion, &u.Refused); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return u, err
 		}

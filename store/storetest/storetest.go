@@ -98,6 +98,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Webhooks/CRUD", testWebhooksCRUD},
 		{"Webhooks/Deliveries", testWebhookDeliveries},
 	}
+	tests = append(tests, reapplyTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
 	}
