@@ -137,12 +137,24 @@ func TestReapplyRebuildsContacts(t *testing.T) {
 			t.Fatalf("contact before: %+v", c)
 		}
 
+		latest := decodeJSON[struct{ Next string }](t, s.do(http.MethodGet, "/api/v1/directories/"+a.ID+"/events/latest", keyA, "")).Next
 		if p := s.putRules(a, titleRules); p == nil || p.RulesVersion != 1 || p.State == "done" {
 			t.Fatalf("PUT answered progress %+v, want version 1 under way", p)
 		}
 		p := s.waitReapplied(a, 1)
 		if p.Done != 5 || p.Total != 5 || p.Failed != 1 || p.StartedAt == nil || p.FinishedAt == nil {
 			t.Errorf("progress: %+v", p)
+		}
+		// Each rebuilt contact is a change event; the refused one, whose
+		// contact is kept, is none.
+		if evs := s.events(a, keyA, latest).Events; len(evs) != 4 {
+			t.Errorf("events of the rebuild: %+v, want 4 contact.updated", evs)
+		} else {
+			for _, e := range evs {
+				if e.Type != "contact.updated" {
+					t.Errorf("event of the rebuild: %+v, want contact.updated", e)
+				}
+			}
 		}
 		metrics := string(s.do(http.MethodGet, "/metrics", "", "").body)
 		for _, want := range []string{"scimd_reapply_users_total 5", "scimd_reapply_refused_total 1", "scimd_reapply_jobs_finished_total 1"} {

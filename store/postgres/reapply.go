@@ -203,6 +203,9 @@ func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []
 			}
 		}
 		kw.queue(b, job.DirectoryID)
+		if err := recordRebuilt(ctx, db, tx, job.DirectoryID, rebuilt, written); err != nil {
+			return store.Reapply{}, err
+		}
 		stored.After = job.After
 		if finish {
 			stored.Finished = tx.now
@@ -280,4 +283,40 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// recordRebuilt records a contact.updated event of each rebuilt contact
+// that changed as the lookup API shows it. The users' rows are locked by
+// the update, so their states (groups, active) cannot move before the
+// commit; the state before is the same with the contact the job read,
+// which the version check says was still the stored one.
+func recordRebuilt(ctx context.Context, db *DB, tx *tx, directoryID string, rebuilt []store.RebuiltContact, written map[string]bool) error {
+	if !db.events {
+		return nil
+	}
+	var ids []string
+	for _, rc := range rebuilt {
+		if written[rc.User.ID] && rc.Changed && rc.Refusal == "" {
+			ids = append(ids, rc.User.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	after, err := contactStates(ctx, tx, directoryID, ids)
+	if err != nil {
+		return err
+	}
+	for _, rc := range rebuilt {
+		a := after[rc.User.ID]
+		if a == nil || !written[rc.User.ID] || !rc.Changed || rc.Refusal != "" {
+			continue
+		}
+		before := *a
+		before.Contact = rc.User.Contact
+		if ev, ok := store.ContactEvent(&before, a); ok {
+			tx.record(directoryID, ev)
+		}
+	}
+	return nil
 }

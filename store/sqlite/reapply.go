@@ -137,6 +137,7 @@ func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []
 			return store.Reapply{}, fmt.Errorf("%w: the reapply job of rules version %d was replaced by version %d's",
 				store.ErrPrecondition, job.RulesVersion, stored.RulesVersion)
 		}
+		var changed []store.RebuiltContact // written with a new contact
 		for i, rc := range rebuilt {
 			written, err := rebuildContact(ctx, tx, job, rc, rows[i])
 			if err != nil {
@@ -146,8 +147,13 @@ func (db *DB) RebuildContacts(ctx context.Context, job store.Reapply, rebuilt []
 				stored.Done++
 				if rc.Refusal != "" {
 					stored.Failed++
+				} else if rc.Changed {
+					changed = append(changed, rc)
 				}
 			}
+		}
+		if err := db.recordRebuilt(ctx, tx, job.DirectoryID, changed); err != nil {
+			return store.Reapply{}, err
 		}
 		stored.After = job.After
 		if finish {
@@ -197,4 +203,35 @@ func rebuildContact(ctx context.Context, tx *tx, job store.Reapply, rc store.Reb
 		return true, updateLookup(ctx, tx, nu, deriveLookup(u), row.lookup)
 	}
 	return true, nil
+}
+
+// recordRebuilt records a contact.updated event of each rebuilt contact
+// that changed as the lookup API shows it: the state before is the one
+// after with the contact the job read (the version check says it was
+// still the stored one).
+func (db *DB) recordRebuilt(ctx context.Context, tx *tx, directoryID string, changed []store.RebuiltContact) error {
+	if !db.events || len(changed) == 0 {
+		return nil
+	}
+	ids := make([]string, len(changed))
+	for i, rc := range changed {
+		ids[i] = rc.User.ID
+	}
+	after, err := contactStates(ctx, tx, directoryID, ids)
+	if err != nil {
+		return err
+	}
+	var evs []store.Event
+	for _, rc := range changed {
+		a := after[rc.User.ID]
+		if a == nil {
+			continue
+		}
+		before := *a
+		before.Contact = rc.User.Contact
+		if ev, ok := store.ContactEvent(&before, a); ok {
+			evs = append(evs, ev)
+		}
+	}
+	return recordChanges(ctx, tx, directoryID, evs)
 }
