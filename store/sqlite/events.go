@@ -165,8 +165,8 @@ func (db *DB) LatestEvent(ctx context.Context, directoryID string) (int64, error
 // PruneEvents deletes events recorded before before, in batches of
 // pruneBatch like the sync log, keeping each directory's newest.
 func (db *DB) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
-	return db.pruneRows(ctx, "prune change events", `DELETE FROM change_events WHERE (directory_id, seq) IN
-		(SELECT directory_id, seq FROM change_events c WHERE time < ?1
+	return db.pruneRows(ctx, "prune change events", `DELETE FROM change_events WHERE id IN
+		(SELECT id FROM change_events c WHERE time < ?1
 			AND seq < (SELECT max(seq) FROM change_events n WHERE n.directory_id = c.directory_id) LIMIT ?2)`,
 		before, pruneBatch)
 }

@@ -383,6 +383,7 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	d := createDirectory(t, s)
 	g := createGroup(t, s, d.ID, "All")
 	const perWorker = 15
+	after := latest(t, s, d.ID) // before the writers start
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*perWorker)
 	for w := range workers {
@@ -403,7 +404,6 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	var seen []store.Event
-	after := latest(t, s, d.ID)
 	for finished := false; ; {
 		select {
 		case <-done:
