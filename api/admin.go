@@ -286,18 +286,8 @@ func (a *Admin) rotateToken(w http.ResponseWriter, r *http.Request) {
 // graceSeconds reads the optional rotation body: none (or an empty one)
 // means no grace.
 func (a *Admin) graceSeconds(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
-	if err != nil {
-		re := decodeError(err, a.cfg.MaxBodyBytes).(*requestError)
-		WriteError(w, re.status, re.code, re.message)
-		return 0, false
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return 0, true
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	var req rotateRequest
-	if !a.decode(w, r, &req) {
+	if !a.decodeOptional(w, r, &req) {
 		return 0, false
 	}
 	if req.GraceSeconds == nil {
@@ -380,6 +370,22 @@ func (a *Admin) directory(d store.Directory) directoryJSON {
 		out.PreviousTokenValidUntil = &u
 	}
 	return out
+}
+
+// decodeOptional decodes a body that may be absent or empty (v is then
+// left as it is) and answers false after refusing a bad one.
+func (a *Admin) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	if err != nil {
+		re := decodeError(err, a.cfg.MaxBodyBytes).(*requestError)
+		WriteError(w, re.status, re.code, re.message)
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return a.decode(w, r, v)
 }
 
 func (a *Admin) decode(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -1,11 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"time"
@@ -170,18 +168,8 @@ func (a *Admin) createSetupLink(w http.ResponseWriter, r *http.Request) {
 // setupLinkTTL reads the optional body: none (or an empty one) means
 // the default.
 func (a *Admin) setupLinkTTL(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
-	if err != nil {
-		re := decodeError(err, a.cfg.MaxBodyBytes).(*requestError)
-		WriteError(w, re.status, re.code, re.message)
-		return 0, false
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return 0, true
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	var req setupLinkRequest
-	if !a.decode(w, r, &req) {
+	if !a.decodeOptional(w, r, &req) {
 		return 0, false
 	}
 	if req.ExpiresInSeconds == nil {
