@@ -21,14 +21,9 @@ func (a *Admin) getMapping(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := a.cfg.Store.GetDirectory(r.Context(), id)
+	doc, d, err := a.mapping(r.Context(), id)
 	if err != nil {
-		a.fail(w, r, "get mapping", storeProblem(err, "directory not found"), "directory_id", id)
-		return
-	}
-	rules, err := mapping.Parse(d.Mapping)
-	if err != nil {
-		a.fail(w, r, "get mapping", fmt.Errorf("stored mapping rules do not parse: %w", err), "directory_id", id)
+		a.fail(w, r, "get mapping", err, "directory_id", id)
 		return
 	}
 	progress, err := a.reapplyOf(r.Context(), d)
@@ -36,23 +31,30 @@ func (a *Admin) getMapping(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, "get mapping", err)
 		return
 	}
-	writeJSONBytes(w, http.StatusOK, rulesAnswer(rules.Marshal(), progress))
+	writeJSONBytes(w, http.StatusOK, rulesAnswer(doc, progress))
 }
 
 // Mapping returns the directory's mapping rules document in canonical
 // form: a directory without stored rules shows the defaults.
 func (a *Admin) Mapping(ctx context.Context, directoryID string) ([]byte, error) {
+	doc, _, err := a.mapping(ctx, directoryID)
+	return doc, err
+}
+
+// mapping returns the directory's canonical rules document and the
+// directory it read them from.
+func (a *Admin) mapping(ctx context.Context, directoryID string) ([]byte, store.Directory, error) {
 	d, err := a.cfg.Store.GetDirectory(ctx, directoryID)
 	if err != nil {
-		return nil, storeProblem(err, "directory not found")
+		return nil, d, storeProblem(err, "directory not found")
 	}
 	rules, err := mapping.Parse(d.Mapping)
 	if err != nil {
 		// ReplaceMapping stores only documents Parse accepted; a failure
 		// here is a stored document from an incompatible version.
-		return nil, fmt.Errorf("stored mapping rules do not parse (directory %s): %w", directoryID, err)
+		return nil, d, fmt.Errorf("stored mapping rules do not parse (directory %s): %w", directoryID, err)
 	}
-	return rules.Marshal(), nil
+	return rules.Marshal(), d, nil
 }
 
 // ReplaceMapping replaces the directory's mapping rules with a valid

@@ -268,19 +268,24 @@ func (c *cycle) lookups(ctx context.Context) error {
 	}
 	o := newOp(opLookup, b.opt.concurrency, ceilHTTP, c.sel)
 	o.hitsSet = true
-	run, err := b.runPhase(ctx, "lookups", n, b.opt.duration, func(w, _ int) {
-		i := c.randomUser(true)
-		if i < 0 {
-			return
-		}
-		var a contactsAnswer
-		u := c.dir.api(w) + "/lookup?phone=" + url.QueryEscape(newPerson(b.seed, i).phone)
-		if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && a.found {
-			o.hits.Add(1)
-		}
-	})
+	run, err := b.runPhase(ctx, "lookups", n, b.opt.duration, func(w, _ int) { c.lookupOne(ctx, w, o) })
 	c.addPhase("lookups", "GET /api/v1/directories/{id}/lookup?phone=<E.164> of random active users", n, run, o)
 	return err
+}
+
+// lookupOne is worker w's caller-ID of a random active user's work
+// number, counted as a hit when it finds the contact.
+func (c *cycle) lookupOne(ctx context.Context, w int, o *op) {
+	b := c.b
+	i := c.randomUser(true)
+	if i < 0 {
+		return
+	}
+	var a contactsAnswer
+	u := c.dir.api(w) + "/lookup?phone=" + url.QueryEscape(newPerson(b.seed, i).phone)
+	if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && a.found {
+		o.hits.Add(1)
+	}
 }
 
 // pacedLookups is caller-ID at a steady rate below saturation, as a
@@ -313,15 +318,7 @@ func (c *cycle) pacedLookups(ctx context.Context) error {
 		} else if wait < -time.Millisecond {
 			late.Add(1)
 		}
-		j := c.randomUser(true)
-		if j < 0 {
-			return
-		}
-		var a contactsAnswer
-		u := c.dir.api(w) + "/lookup?phone=" + url.QueryEscape(newPerson(b.seed, j).phone)
-		if b.do(ctx, w, o, http.MethodGet, u, c.dir.apiKey, nil, http.StatusOK, &a) && a.found {
-			o.hits.Add(1)
-		}
+		c.lookupOne(ctx, w, o)
 	})
 	c.addPhase("lookups-paced", fmt.Sprintf("caller-ID as lookups, paced at %g/s; %d sent more than 1 ms late", b.opt.lookupRate, late.Load()), n, run, o)
 	return err

@@ -510,3 +510,34 @@ func TestConfigCORSOrigins(t *testing.T) {
 		t.Errorf("two bad entries: %v", err)
 	}
 }
+
+// TestConfigEventAndWebhookSettingsRefused: each bad value of the change
+// events' and webhooks' settings is refused with its variable named and
+// what was wrong, all in one error.
+func TestConfigEventAndWebhookSettingsRefused(t *testing.T) {
+	_, err := loadConfig(t, map[string]string{
+		"SCIMD_EVENTS":                 "maybe",
+		"SCIMD_EVENT_RETENTION":        "a week",
+		"SCIMD_WEBHOOK_ALLOW_NETWORKS": "10.0.0.0/33",
+		"SCIMD_WEBHOOK_ALLOW_HTTP":     "sometimes",
+		"SCIMD_WEBHOOK_TIMEOUT":        "2m",
+	})
+	if err == nil {
+		t.Fatal("bad event and webhook settings accepted")
+	}
+	for _, want := range []string{
+		`SCIMD_EVENTS: "maybe" is not on or off`,
+		`SCIMD_EVENT_RETENTION: "a week" is not a duration`,
+		`SCIMD_WEBHOOK_ALLOW_NETWORKS: "10.0.0.0/33" is not a CIDR`,
+		`SCIMD_WEBHOOK_ALLOW_HTTP: "sometimes" is not true or false`,
+		`SCIMD_WEBHOOK_TIMEOUT: 2m0s is outside 1s to 60s`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	c, err := loadConfig(t, map[string]string{"SCIMD_EVENTS": "off", "SCIMD_WEBHOOK_ALLOW_NETWORKS": "private", "SCIMD_WEBHOOK_TIMEOUT": "5s"})
+	if err != nil || !c.EventsOff || len(c.WebhookAllow) == 0 || c.WebhookTimeout != 5*time.Second {
+		t.Errorf("good values: %+v, %v", c, err)
+	}
+}

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bufio"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -129,30 +127,7 @@ func TestServeEvents(t *testing.T) {
 // openEventStream opens …/events/stream on s and returns its lines.
 func openEventStream(t *testing.T, s *testServer, dirID, key, lastEventID string) <-chan string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/api/v1/directories/"+dirID+"/events/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("events stream: %d", resp.StatusCode)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		defer resp.Body.Close()
-		defer close(lines)
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	return lines
+	return s.openSSE(t, "/api/v1/directories/"+dirID+"/events/stream", key, lastEventID)
 }
 
 // nextChange returns the id and SSE name of the stream's next event.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -253,4 +254,36 @@ func (s *testServer) createSCIMUser(d directoryJSON, user string) string {
 		s.t.Fatalf("SCIM create: %d %s", r.status, r.body)
 	}
 	return decodeJSON[struct{ ID string }](s.t, r).ID
+}
+
+// openSSE opens a Server-Sent Events stream of the lookup API with an API
+// key (resuming after lastEventID when set) and returns its lines; the
+// stream closes with the test.
+func (s *testServer) openSSE(t *testing.T, path, key, lastEventID string) <-chan string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("stream %s: %d", path, resp.StatusCode)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer resp.Body.Close()
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	return lines
 }

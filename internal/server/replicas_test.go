@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -189,30 +187,7 @@ func (p *presenceReplicas) pollers() []int {
 // stream opens the presence stream on s and returns its lines.
 func (p *presenceReplicas) stream(t *testing.T, s *testServer, lastEventID string) <-chan string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/api/v1/directories/"+p.d.ID+"/presence/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+p.key)
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("stream: %d", resp.StatusCode)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		defer resp.Body.Close()
-		defer close(lines)
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	return lines
+	return s.openSSE(t, "/api/v1/directories/"+p.d.ID+"/presence/stream", p.key, lastEventID)
 }
 
 // nextEvent returns the id and data of the stream's next presence event.
