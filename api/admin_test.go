@@ -98,7 +98,7 @@ func (m *memStore) ListAudit(context.Context, store.AuditQuery) ([]store.AuditEn
 	return nil, m.err
 }
 
-func (m *memStore) DeleteDirectory(_ context.Context, id string) error {
+func (m *memStore) DeleteDirectory(ctx context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
@@ -111,6 +111,7 @@ func (m *memStore) DeleteDirectory(_ context.Context, id string) error {
 	}
 	if m.purge != nil {
 		m.mu.Unlock()
+		store.Hidden(ctx)
 		<-m.purge
 		m.mu.Lock()
 	}

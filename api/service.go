@@ -148,43 +148,43 @@ func (a *Admin) RenameDirectory(ctx context.Context, id, name string) (Directory
 // with the first step, which is the delete as clients see it; the store
 // adds the directory's name.
 func (a *Admin) DeleteDirectory(ctx context.Context, id string) (bool, error) {
+	hidden := make(chan struct{})
 	actx, _ := store.Audited(context.WithoutCancel(ctx), store.AuditDirectoryDeleted, nil)
+	actx = store.WithHidden(actx, func() { close(hidden) })
 	done := make(chan error, 1)
 	go func() { done <- a.cfg.Store.DeleteDirectory(actx, id) }()
 	timer := time.NewTimer(a.cfg.DeleteWait)
 	defer timer.Stop()
-	var hidden <-chan time.Time // after DeleteWait: ticks until the directory is gone
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return false, storeProblem(err, "directory not found")
-			}
-			a.log.InfoContext(ctx, "directory deleted", "directory_id", id)
-			return true, nil
-		case <-timer.C:
-			t := time.NewTicker(10 * time.Millisecond)
-			defer t.Stop()
-			hidden = t.C
-			continue
-		case <-hidden:
+	select {
+	case err := <-done:
+		if err != nil {
+			return false, storeProblem(err, "directory not found")
 		}
-		// The answer says the directory is gone: it must be, to every
-		// reader, before the purge goes on in the background.
-		if _, err := a.cfg.Store.GetDirectory(ctx, id); !errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		go func() {
-			if err := <-done; err != nil {
-				// A shutdown, most often: the purge resumes at the next start.
-				a.log.WarnContext(actx, "directory delete interrupted; scimd resumes it at its next start", "directory_id", id, "err", err)
-				return
-			}
-			a.log.InfoContext(actx, "directory deleted", "directory_id", id)
-		}()
-		a.log.InfoContext(ctx, "directory deleting", "directory_id", id)
-		return false, nil
+		a.log.InfoContext(ctx, "directory deleted", "directory_id", id)
+		return true, nil
+	case <-timer.C:
 	}
+	// The answer says the directory is gone: it must be, to every reader,
+	// before the purge goes on in the background.
+	select {
+	case err := <-done:
+		if err != nil {
+			return false, storeProblem(err, "directory not found")
+		}
+		a.log.InfoContext(ctx, "directory deleted", "directory_id", id)
+		return true, nil
+	case <-hidden:
+	}
+	go func() {
+		if err := <-done; err != nil {
+			// A shutdown, most often: the purge resumes at the next start.
+			a.log.WarnContext(actx, "directory delete interrupted; scimd resumes it at its next start", "directory_id", id, "err", err)
+			return
+		}
+		a.log.InfoContext(actx, "directory deleted", "directory_id", id)
+	}()
+	a.log.InfoContext(ctx, "directory deleting", "directory_id", id)
+	return false, nil
 }
 
 // RotateToken replaces the directory's SCIM token. The replaced one keeps

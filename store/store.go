@@ -286,7 +286,8 @@ type Store interface {
 	ListDirectories(ctx context.Context) ([]Directory, error)
 	UpdateDirectory(ctx context.Context, id string, fn func(Directory) (Directory, error)) (Directory, error)
 	// DeleteDirectory removes the directory and all of its data but its
-	// audit entries.
+	// audit entries. It hides the directory first, then tells the
+	// context's WithHidden function, then purges the data.
 	DeleteDirectory(ctx context.Context, id string) error
 
 	// CreateUser stores u; the caller sets DirectoryID, ID and the

@@ -149,6 +149,7 @@ func (db *DB) DeleteDirectory(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	store.Hidden(ctx)
 	// Finish even if the caller goes away: the directory is gone for it.
 	// A replica that took the purge over (ResumeDeletes) finishes it.
 	_, err = db.purgeDirectory(context.WithoutCancel(ctx), id)

@@ -108,8 +108,19 @@ func testDirectoriesDeleteCascades(t *testing.T, s store.Store) {
 	ub := createUser(t, s, b.ID, "cascade@example.com", nil)
 	gb := createGroup(t, s, b.ID, "Cascade", ub.ID)
 
-	if err := s.DeleteDirectory(ctx, a.ID); err != nil {
+	// The WithHidden function runs once, with the directory already gone
+	// to readers.
+	hidden := 0
+	hctx := store.WithHidden(ctx, func() {
+		hidden++
+		_, err := s.GetDirectory(ctx, a.ID)
+		wantErr(t, "GetDirectory when DeleteDirectory says hidden", err, store.ErrNotFound)
+	})
+	if err := s.DeleteDirectory(hctx, a.ID); err != nil {
 		t.Fatalf("DeleteDirectory: %v", err)
+	}
+	if hidden != 1 {
+		t.Errorf("DeleteDirectory called the WithHidden function %d times, want 1", hidden)
 	}
 	_, err := s.GetUser(ctx, a.ID, u.ID)
 	wantErr(t, "GetUser after directory delete", err, store.ErrNotFound)
